@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian packages that building memballoon and running its VM
+# tests need. Idempotent and quiet when everything is already present.
+# Usage: scripts/deps.sh [extra-package ...]
+set -eu
+
+PKGS="gcc make libc6-dev libelf-dev bc flex bison kmod
+      python3 cpio xz-utils zstd busybox-static qemu-system-x86"
+PKGS="$PKGS $*"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*" ok installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
