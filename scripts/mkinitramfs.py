@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""Build the memballoon test initramfs (a gzip'd newc cpio), no root needed.
+
+Contents:
+  /bin/busybox + applet symlinks (from busybox-static)
+  /init, /usr/lib/mb/agent.sh            (tests/agent/)
+  /usr/bin/mbtool                        (tests/agent/mbtool.c, built static)
+  /usr/bin/takeover.sh                   (scripts/takeover.sh)
+  /lib/modules/kernel/*.ko               virtio transport modules (+ deps) and
+                                         the in-tree virtio_balloon.ko, decompressed
+  /lib/modules/kernel/boot.list          load order used by /init (no balloon!)
+  /lib/modules/kernel/virtio_balloon.list  load order for the in-tree balloon
+  /lib/modules/<name>.ko                 the module(s) under test (--module)
+
+Usage: mkinitramfs.py --moddir DIR --out FILE [--module KO ...] [--mbtool BIN]
+"""
+import argparse
+import gzip
+import lzma
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOOT_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
+                "virtio_pci_legacy_dev", "virtio_pci"]
+EXTRA_MODULES = ["virtio_balloon"]
+BUSYBOX = "/bin/busybox"
+
+
+class Cpio:
+    """Minimal newc writer."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.ino = 1
+        self.names = set()
+
+    def _add(self, name, mode, data=b"", rmaj=0, rmin=0):
+        name = name.lstrip("/")
+        if name in self.names:
+            raise SystemExit("mkinitramfs: duplicate entry %s" % name)
+        self.names.add(name)
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join("%08X" % v for v in (
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rmaj, rmin,
+            len(nb), 0))
+        self.ino += 1
+        self.buf += hdr.encode() + nb
+        self.buf += b"\0" * (-len(self.buf) % 4)
+        self.buf += data
+        self.buf += b"\0" * (-len(self.buf) % 4)
+
+    def dir(self, name):
+        parts = name.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in self.names:
+                self._add(d, stat.S_IFDIR | 0o755)
+
+    def file(self, name, data, mode=0o644):
+        if "/" in name.strip("/"):
+            self.dir(os.path.dirname(name.strip("/")))
+        self._add(name, stat.S_IFREG | mode, data)
+
+    def symlink(self, name, target):
+        if "/" in name.strip("/"):
+            self.dir(os.path.dirname(name.strip("/")))
+        self._add(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name, maj, mnr, mode=0o600):
+        self._add(name, stat.S_IFCHR | mode, b"", maj, mnr)
+
+    def finish(self):
+        self._add("TRAILER!!!", 0)
+        self.buf += b"\0" * (-len(self.buf) % 512)
+        return bytes(self.buf)
+
+
+def read_ko(path):
+    """Return the module bytes, decompressing .xz/.gz/.zst."""
+    if path.endswith(".xz"):
+        return lzma.decompress(open(path, "rb").read())
+    if path.endswith(".gz"):
+        return gzip.decompress(open(path, "rb").read())
+    if path.endswith(".zst"):
+        return subprocess.run(["zstd", "-dc", path], check=True,
+                              stdout=subprocess.PIPE).stdout
+    return open(path, "rb").read()
+
+
+def modname(path):
+    base = os.path.basename(path)
+    for ext in (".xz", ".gz", ".zst"):
+        if base.endswith(ext):
+            base = base[:-len(ext)]
+    if base.endswith(".ko"):
+        base = base[:-3]
+    return base.replace("-", "_")
+
+
+def load_moddep(moddir):
+    deps, builtin = {}, set()
+    with open(os.path.join(moddir, "modules.dep")) as f:
+        for line in f:
+            if ":" not in line:
+                continue
+            mod, rest = line.split(":", 1)
+            deps[modname(mod)] = (mod, [d for d in rest.split()])
+    bpath = os.path.join(moddir, "modules.builtin")
+    if os.path.exists(bpath):
+        with open(bpath) as f:
+            builtin = {modname(l.strip()) for l in f if l.strip()}
+    return deps, builtin
+
+
+def resolve(names, deps, builtin, required):
+    """Topologically ordered list of (name, relpath) needed to load names."""
+    order, seen = [], set()
+
+    def visit(n):
+        if n in seen:
+            return
+        seen.add(n)
+        if n not in deps:
+            if n in builtin:
+                return
+            if required:
+                raise SystemExit("mkinitramfs: module %s neither in modules.dep "
+                                 "nor builtin" % n)
+            print("mkinitramfs: note: module %s not available" % n, file=sys.stderr)
+            return
+        for d in deps[n][1]:
+            visit(modname(d))
+        order.append((n, deps[n][0]))
+
+    for n in names:
+        visit(n)
+    return order
+
+
+def build_mbtool(out):
+    src = os.path.join(REPO, "tests", "agent", "mbtool.c")
+    subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-o", out, src], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--moddir", required=True, help="lib/modules/<kver> of the guest kernel")
+    ap.add_argument("--module", action="append", default=[], help=".ko under test (repeatable)")
+    ap.add_argument("--mbtool", help="prebuilt static mbtool (default: build it)")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    deps, builtin = load_moddep(a.moddir)
+    c = Cpio()
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp",
+              "run", "etc", "root", "lib/modules/kernel", "usr/lib/mb"):
+        c.dir(d)
+    c.chardev("dev/console", 5, 1)
+    c.chardev("dev/null", 1, 3, 0o666)
+    c.chardev("dev/ttyS0", 4, 64)
+    c.chardev("dev/ttyS1", 4, 65)
+
+    c.file("bin/busybox", open(BUSYBOX, "rb").read(), 0o755)
+    applets = subprocess.run([BUSYBOX, "--list-full"], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.split()
+    for app in applets:
+        if app.strip("/") != "bin/busybox":
+            c.symlink(app, "/bin/busybox")
+
+    agent = os.path.join(REPO, "tests", "agent")
+    c.file("init", open(os.path.join(agent, "init"), "rb").read(), 0o755)
+    c.file("usr/lib/mb/agent.sh", open(os.path.join(agent, "agent.sh"), "rb").read(), 0o755)
+    takeover = os.path.join(REPO, "scripts", "takeover.sh")
+    if os.path.exists(takeover):
+        c.file("usr/bin/takeover.sh", open(takeover, "rb").read(), 0o755)
+    with tempfile.TemporaryDirectory() as td:
+        mbtool = a.mbtool
+        if not mbtool:
+            mbtool = os.path.join(td, "mbtool")
+            build_mbtool(mbtool)
+        c.file("usr/bin/mbtool", open(mbtool, "rb").read(), 0o755)
+    c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
+
+    boot = resolve(BOOT_MODULES, deps, builtin, required=True)
+    extra = resolve(EXTRA_MODULES, deps, builtin, required=False)
+    for name, rel in boot + [m for m in extra if m not in boot]:
+        c.file("lib/modules/kernel/%s.ko" % name, read_ko(os.path.join(a.moddir, rel)))
+    c.file("lib/modules/kernel/boot.list", "".join("%s.ko\n" % n for n, _ in boot).encode())
+    c.file("lib/modules/kernel/virtio_balloon.list",
+           "".join("%s.ko\n" % n for n, _ in extra if (n, _) not in boot).encode())
+
+    for ko in a.module:
+        c.file("lib/modules/%s.ko" % modname(ko), read_ko(ko))
+
+    data = gzip.compress(c.finish(), compresslevel=1)
+    tmp = a.out + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, a.out)
+    print("mkinitramfs: wrote %s (%d KiB)" % (a.out, len(data) // 1024), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mbtool - tiny static helper run inside the test guest.
+ *
+ *   mbtool touch MIB          allocate MIB MiB, write every page, free, exit
+ *   mbtool hog MIB [SECONDS]  allocate and write MIB MiB, print "hogging",
+ *                             hold it SECONDS (default: until killed)
+ *   mbtool meminfo            print /proc/meminfo as "Key kB" lines
+ *
+ * Exit codes: 0 ok, 1 allocation failed, 2 usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB (1024UL * 1024UL)
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned long parse_ulong(const char *s, const char *what)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *s == '\0' || *end != '\0') {
+		fprintf(stderr, "mbtool: bad %s '%s'\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+/* Map and write every page; returns the mapping or NULL. */
+static char *alloc_touch(unsigned long mib)
+{
+	size_t len = mib * MIB;
+	long pg = sysconf(_SC_PAGESIZE);
+	char *p;
+	size_t off;
+	double t0 = now();
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "mbtool: mmap %lu MiB: %s\n", mib, strerror(errno));
+		return NULL;
+	}
+	for (off = 0; off < len; off += (size_t)pg)
+		p[off] = (char)(off / (size_t)pg) | 1;
+	printf("touched %lu MiB in %.3f s\n", mib, now() - t0);
+	fflush(stdout);
+	return p;
+}
+
+static int cmd_touch(int argc, char **argv)
+{
+	unsigned long mib;
+	char *p;
+
+	if (argc != 1)
+		return 2;
+	mib = parse_ulong(argv[0], "MiB");
+	p = alloc_touch(mib);
+	if (!p)
+		return 1;
+	munmap(p, mib * MIB);
+	return 0;
+}
+
+static int cmd_hog(int argc, char **argv)
+{
+	unsigned long mib, secs = 0;
+	char *p;
+
+	if (argc < 1 || argc > 2)
+		return 2;
+	mib = parse_ulong(argv[0], "MiB");
+	if (argc == 2)
+		secs = parse_ulong(argv[1], "seconds");
+	p = alloc_touch(mib);
+	if (!p)
+		return 1;
+	printf("hogging\n");
+	fflush(stdout);
+	if (secs) {
+		sleep((unsigned int)secs);
+	} else {
+		for (;;)
+			pause();
+	}
+	munmap(p, mib * MIB);
+	return 0;
+}
+
+static int cmd_meminfo(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+
+	if (!f) {
+		perror("mbtool: /proc/meminfo");
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stdout);
+	fclose(f);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: mbtool touch MIB | hog MIB [SECONDS] | meminfo\n");
+}
+
+int main(int argc, char **argv)
+{
+	int rc = 2;
+
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (!strcmp(argv[1], "touch"))
+		rc = cmd_touch(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "hog"))
+		rc = cmd_hog(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "meminfo"))
+		rc = cmd_meminfo();
+	if (rc == 2)
+		usage();
+	return rc;
+}

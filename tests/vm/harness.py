@@ -1,0 +1,144 @@
+"""Test registry and per-test context for the VM tests (tests/vm/run.py).
+
+A test is a plain function taking a Ctx, registered with @test:
+
+    @test("inflate_deflate", timeout=240)
+    def t(ctx):
+        vm = ctx.boot(mem_mib=2048)
+        ctx.load_driver(vm)
+        ...
+        ctx.note("512MiB in 1.2s")        # shown on the PASS line
+        assert x == y, "reason"           # AssertionError -> FAIL
+        raise Skip("why")                 # -> SKIP
+
+Every VM booted through ctx.boot() is closed by the runner, and its console
+is scanned for WARNING:/BUG:/Oops/Call Trace/KASAN: any such line fails the test.
+"""
+import os
+import time
+
+from vm import VM, MiB
+
+TESTS = []
+
+
+class Skip(Exception):
+    pass
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def test(name, timeout=300):
+    def deco(fn):
+        fn.test_name = name
+        fn.test_timeout = timeout
+        TESTS.append(fn)
+        return fn
+    return deco
+
+
+class Ctx:
+    def __init__(self, name, kenv, initrd, module, outdir, verbose=False):
+        self.name = name
+        self.kenv = kenv
+        self.initrd = initrd
+        self.module = module                      # host path of the .ko under test
+        self.driver = module_name(module)         # e.g. memballoon, virtio_balloon
+        self.guest_ko = "/lib/modules/%s.ko" % self.driver
+        self.outdir = outdir
+        self.verbose = verbose
+        self.vms = []
+        self.notes = []
+        self.logf = open(os.path.join(outdir, name + ".log"), "w")
+
+    # -- reporting -------------------------------------------------------------
+    def log(self, msg):
+        line = "[%8.2f] %s" % (time.monotonic() - self._t0, msg) if hasattr(self, "_t0") else msg
+        self.logf.write(line + "\n")
+        self.logf.flush()
+        if self.verbose:
+            print("    " + line, flush=True)
+
+    def note(self, msg):
+        self.notes.append(msg)
+        self.log("note: " + msg)
+
+    # -- guests ------------------------------------------------------------------
+    def boot(self, mem_mib=2048, balloon_opts="", **kw):
+        n = len(self.vms)
+        vm = VM(self.kenv, self.initrd, mem_mib=mem_mib, balloon_opts=balloon_opts,
+                name=self.name if n == 0 else "%s-%d" % (self.name, n + 1),
+                logdir=self.outdir, **kw)
+        self.vms.append(vm)
+        vm.start()
+        self.log("booted %s (-m %d %s) in %.1fs" % (vm.name, mem_mib, balloon_opts,
+                                                    vm.boot_seconds))
+        return vm
+
+    def close_all(self):
+        """Close every VM; return the console problem lines found."""
+        problems = []
+        for vm in self.vms:
+            try:
+                problems += ["%s: %s" % (vm.name, l) for l in vm.console_problems()]
+            finally:
+                vm.close()
+        self.vms = []
+        self.logf.close()
+        return problems
+
+    # -- driver helpers ----------------------------------------------------------
+    def bound_devices(self, vm, driver=None):
+        driver = driver or self.driver
+        rc, out = vm.run("ls /sys/bus/virtio/drivers/%s/ 2>/dev/null | grep '^virtio'" % driver)
+        return out.split() if rc == 0 else []
+
+    def load_driver(self, vm, timeout=30):
+        """insmod the module under test and wait until it binds the balloon."""
+        vm.sh("insmod %s" % self.guest_ko)
+        self.wait_bound(vm, self.driver, timeout)
+
+    def load_intree(self, vm, timeout=30):
+        """Load the kernel's own virtio_balloon (and its deps) from the initramfs."""
+        vm.sh("while read m; do insmod /lib/modules/kernel/$m || exit 1; done "
+              "< /lib/modules/kernel/virtio_balloon.list")
+        self.wait_bound(vm, "virtio_balloon", timeout)
+
+    def wait_bound(self, vm, driver, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not self.bound_devices(vm, driver):
+            if time.monotonic() > deadline:
+                raise TestFailure("driver %s did not bind a device within %ds" % (driver, timeout))
+            time.sleep(0.2)
+
+    def set_target(self, vm, target_mib, timeout=60, exact=True):
+        """balloon to target_mib logical size and wait until actual == target.
+
+        Returns the seconds it took. With exact=False just wait until actual
+        stops changing and return (seconds, actual_mib)."""
+        t0 = time.monotonic()
+        vm.qmp.balloon(target_mib * MiB)
+        want = target_mib * MiB
+        deadline = t0 + timeout
+        while True:
+            actual = vm.qmp.query_balloon()
+            if actual == want:
+                dt = time.monotonic() - t0
+                self.log("target %d MiB reached in %.2fs" % (target_mib, dt))
+                return dt
+            if time.monotonic() > deadline:
+                raise TestFailure("actual %d bytes (%.1f MiB) != target %d MiB after %ds" % (
+                    actual, actual / MiB, target_mib, timeout))
+            time.sleep(0.05)
+
+
+def module_name(path):
+    base = os.path.basename(path)
+    for ext in (".xz", ".gz", ".zst"):
+        if base.endswith(ext):
+            base = base[: -len(ext)]
+    if base.endswith(".ko"):
+        base = base[:-3]
+    return base.replace("-", "_")

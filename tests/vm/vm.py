@@ -1,0 +1,283 @@
+"""Boot a test guest under QEMU (TCG) and talk to it.
+
+VM(...) starts qemu-system-x86_64 with
+  - ttyS0 -> console log file (kernel console and /init output)
+  - ttyS1 -> unix socket served by the guest agent (tests/agent/agent.sh)
+  - a QMP unix socket
+  - -device virtio-balloon-pci,id=balloon0[,opts]
+QEMU is killed for sure on close(), on interpreter exit, and (via
+PR_SET_PDEATHSIG) when the Python process dies.
+"""
+import atexit
+import base64
+import ctypes
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from qmp import QMP
+
+MiB = 1024 * 1024
+PROBLEM_RE = re.compile(r"WARNING:|BUG:|Oops|Call Trace|KASAN|kernel BUG|"
+                        r"Kernel panic|general protection fault|UBSAN")
+
+_live = set()
+
+
+def _kill_all():
+    for vm in list(_live):
+        vm.kill()
+
+
+atexit.register(_kill_all)
+
+
+def _pdeathsig():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class AgentError(Exception):
+    pass
+
+
+class VM:
+    def __init__(self, kenv, initrd, mem_mib=2048, smp=2, balloon_opts="",
+                 name="vm", logdir=None, append="", extra_args=(),
+                 boot_timeout=120, qemu="qemu-system-x86_64"):
+        self.kenv = kenv
+        self.initrd = initrd
+        self.mem_mib = mem_mib
+        self.smp = smp
+        self.balloon_opts = balloon_opts
+        self.name = name
+        self.logdir = logdir
+        self.append = append
+        self.extra_args = list(extra_args)
+        self.boot_timeout = boot_timeout
+        self.qemu = qemu
+        self.proc = None
+        self.qmp = None
+        self.agent = None
+        self.abuf = b""
+        self.req_id = 0
+        self.tmp = None
+        self.console_path = None
+        self.boot_seconds = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self):
+        self.tmp = tempfile.mkdtemp(prefix="mbvm-")
+        qmp_sock = os.path.join(self.tmp, "qmp.sock")
+        agent_sock = os.path.join(self.tmp, "agent.sock")
+        self.console_path = os.path.join(self.tmp, "console.log")
+        dev = "virtio-balloon-pci,id=balloon0"
+        if self.balloon_opts:
+            dev += "," + self.balloon_opts
+        cmdline = "console=ttyS0 panic=-1 " + self.append
+        args = [self.qemu, "-accel", "tcg", "-m", str(self.mem_mib),
+                "-smp", str(self.smp), "-nographic", "-no-reboot",
+                "-nodefaults", "-no-user-config", "-display", "none",
+                "-kernel", self.kenv["VMLINUZ"], "-initrd", self.initrd,
+                "-append", cmdline.strip(),
+                "-serial", "file:" + self.console_path,
+                "-serial", "unix:%s,server=on,wait=off" % agent_sock,
+                "-qmp", "unix:%s,server=on,wait=off" % qmp_sock,
+                "-monitor", "none",
+                "-device", dev] + self.extra_args
+        self.cmd = args
+        t0 = time.monotonic()
+        self.qemu_log = open(os.path.join(self.tmp, "qemu.log"), "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=self.qemu_log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_pdeathsig)
+        _live.add(self)
+        try:
+            self.qmp = QMP(qmp_sock, timeout=30)
+            self._agent_connect(agent_sock, t0 + self.boot_timeout)
+        except BaseException:
+            self.close()
+            raise
+        self.boot_seconds = time.monotonic() - t0
+        return self
+
+    def _agent_connect(self, path, deadline):
+        while True:
+            self._check_alive()
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                self.agent = s
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise AgentError("agent socket never appeared")
+                time.sleep(0.05)
+        # Ping until the agent answers (bytes sent before it opened the tty
+        # are lost or garbled; it ignores malformed lines).
+        while True:
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise AgentError("guest agent did not answer within boot timeout\n"
+                                 + self.console_tail())
+            try:
+                rc, out = self.run("echo ping", timeout=5, _reply_wait=1.0)
+                if rc == 0 and out.strip() == "ping":
+                    return
+            except AgentError:
+                pass
+
+    def _check_alive(self):
+        if self.proc is None or self.proc.poll() is not None:
+            raise AgentError("QEMU exited (rc=%s): %s\n%s" % (
+                None if self.proc is None else self.proc.returncode,
+                self.qemu_output(), self.console_tail()))
+
+    def qemu_output(self):
+        try:
+            with open(os.path.join(self.tmp, "qemu.log"), errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        _live.discard(self)
+
+    def close(self, save_as=None):
+        """Quit QEMU (QMP quit, then SIGKILL), save logs, remove temp dir."""
+        try:
+            if self.qmp and self.proc and self.proc.poll() is None:
+                try:
+                    self.qmp.quit()
+                    self.proc.wait(5)
+                except Exception:
+                    pass
+        finally:
+            self.kill()
+            if self.qmp:
+                self.qmp.close()
+                self.qmp = None
+            if self.agent:
+                self.agent.close()
+                self.agent = None
+            if self.tmp:
+                if self.logdir:
+                    os.makedirs(self.logdir, exist_ok=True)
+                    base = save_as or self.name
+                    for src, suffix in (("console.log", ".console.log"),
+                                        ("qemu.log", ".qemu.log")):
+                        p = os.path.join(self.tmp, src)
+                        if os.path.exists(p):
+                            shutil.copy(p, os.path.join(self.logdir, base + suffix))
+                try:
+                    self.qemu_log.close()
+                except Exception:
+                    pass
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                self.tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- agent ---------------------------------------------------------------
+    def run(self, cmd, timeout=60, check=False, _reply_wait=None):
+        """Run a sh script in the guest; return (rc, combined stdout+stderr)."""
+        self.req_id += 1
+        rid = "%d.%d" % (os.getpid(), self.req_id)
+        b64 = base64.b64encode(cmd.encode()).decode()
+        self.agent.sendall(("MBREQ %s %d %s\n" % (rid, max(1, int(timeout)), b64)).encode())
+        deadline = time.monotonic() + (_reply_wait if _reply_wait else timeout + 15)
+        begin = b"MBBEGIN " + rid.encode()
+        endp = b"MBEND " + rid.encode() + b" "
+        body, inside = [], False
+        while True:
+            while b"\n" not in self.abuf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AgentError("no agent reply to %r within %ss" % (cmd[:60], timeout))
+                r, _, _ = select.select([self.agent], [], [], min(left, 1.0))
+                if not r:
+                    self._check_alive()
+                    continue
+                chunk = self.agent.recv(65536)
+                if not chunk:
+                    raise AgentError("agent connection closed")
+                self.abuf += chunk
+            line, self.abuf = self.abuf.split(b"\n", 1)
+            line = line.strip(b"\r")
+            if line == begin:
+                inside, body = True, []
+            elif inside and line.startswith(endp):
+                rc = int(line[len(endp):].strip())
+                try:
+                    out = base64.b64decode(b"".join(body)).decode(errors="replace")
+                except Exception as e:
+                    raise AgentError("bad agent output encoding: %s" % e)
+                if check and rc != 0:
+                    raise AgentError("guest command failed rc=%d: %s\n%s" % (rc, cmd, out))
+                return rc, out
+            elif inside:
+                body.append(line.strip())
+
+    def sh(self, cmd, timeout=60):
+        """Run and require rc 0; return output."""
+        return self.run(cmd, timeout=timeout, check=True)[1]
+
+    # -- measurements --------------------------------------------------------
+    def meminfo(self):
+        """Guest /proc/meminfo as {key: KiB}."""
+        return parse_meminfo(self.sh("cat /proc/meminfo"))
+
+    def rss_kib(self):
+        """Host-side QEMU resident set size (KiB)."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def console(self):
+        try:
+            with open(self.console_path, errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    def console_tail(self, n=30):
+        return "\n".join(self.console().splitlines()[-n:])
+
+    def console_problems(self):
+        """Console lines that show a kernel WARN/BUG/Oops/trace."""
+        return [l for l in self.console().splitlines() if PROBLEM_RE.search(l)]
+
+    def dmesg(self):
+        return self.sh("dmesg")
+
+
+def parse_meminfo(text):
+    d = {}
+    for line in text.splitlines():
+        parts = line.replace(":", " ").split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            d[parts[0]] = int(parts[1])
+    return d
