@@ -1,9 +1,24 @@
-"""Core balloon tests: inflate/deflate, legacy transport."""
-from harness import test, TestFailure
+"""Core balloon tests (tests a-f of the harness brief).
+
+Every test boots its own guest(s) through ctx.boot(); the module under test is
+loaded with insmod from /lib/modules/<driver>.ko in the initramfs.
+"""
+import re
+import time
+
+from harness import test, Skip, TestFailure
 from vm import MiB
 
 RAM_MIB = 2048
 TOUCH_MIB = 1536
+U64_UNSET = 2 ** 64 - 1
+
+# What the driver logs when it cannot get pages for the balloon. Covers the
+# in-tree driver ("Out of puff! Can't get N pages") and the usual wordings.
+ALLOC_FAIL_RE = re.compile(r"(?i)out of puff|alloc\w* fail|fail\w* to alloc|"
+                           r"can't (get|alloc)|cannot alloc|could not alloc|"
+                           r"unable to alloc")
+OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer")
 
 
 def check(cond, msg):
@@ -11,10 +26,14 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
-def inflate_deflate_body(ctx, balloon_opts=""):
-    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts=balloon_opts)
-    ctx.load_driver(vm)
-    check(vm.qmp.query_balloon() == RAM_MIB * MiB, "balloon not empty after load")
+# ---------------------------------------------------------------------------
+# bodies shared by several tests
+
+def inflate_deflate_body(ctx, vm, tag=""):
+    """a: touch memory, then 1024 -> 512 -> 1536 -> 2048 MiB, exact actual,
+    MemTotal follows the balloon, QEMU RSS drops at 512 MiB."""
+    if vm.qmp.query_balloon() != RAM_MIB * MiB:
+        ctx.set_target(vm, RAM_MIB)
     total0 = vm.meminfo()["MemTotal"]
     out = vm.sh("mbtool touch %d" % TOUCH_MIB, timeout=120)
     ctx.log(out.strip())
@@ -31,19 +50,239 @@ def inflate_deflate_body(ctx, balloon_opts=""):
         ctx.log("target %d: MemTotal %d (drop %d KiB, balloon %d KiB) MemFree %d RSS %d KiB"
                 % (target, mi["MemTotal"], drop, balloon_kib, mi["MemFree"], rss))
         check(abs(drop - balloon_kib) <= 1024,
-              "at %d MiB MemTotal dropped %d KiB, balloon is %d KiB" % (target, drop, balloon_kib))
+              "at %d MiB MemTotal dropped %d KiB, balloon is %d KiB"
+              % (target, drop, balloon_kib))
         if target == 512:
             freed = rss0 - rss
             check(freed >= 0.9 * balloon_kib,
                   "QEMU RSS dropped only %d MiB (%d -> %d) for a %d MiB balloon"
                   % (freed // 1024, rss0 // 1024, rss // 1024, balloon_kib // 1024))
-            ctx.note("rss %d->%dMiB" % (rss0 // 1024, rss // 1024))
+            ctx.note("%srss %d->%dMiB" % (tag, rss0 // 1024, rss // 1024))
         actual = vm.qmp.query_balloon()
         check(actual == target * MiB, "actual moved away from target: %d" % actual)
-    ctx.note("steps " + " ".join(times))
-    return vm
+    ctx.note("%ssteps %s" % (tag, " ".join(times)))
 
+
+def wait_fresh_stats(vm, prev_update, timeout=15):
+    """Poll guest-stats until last-update differs from prev_update."""
+    deadline = time.monotonic() + timeout
+    while True:
+        gs = vm.qmp.guest_stats()
+        lu = gs.get("last-update", 0)
+        if lu and lu != prev_update:
+            return gs
+        if time.monotonic() > deadline:
+            raise TestFailure("guest-stats last-update stuck at %s for %ds" % (lu, timeout))
+        time.sleep(0.05)
+
+
+# stat name -> function(meminfo) giving the expected value in bytes.
+# disk caches: the in-tree driver (6.1) reports global NR_FILE_PAGES, which
+# /proc/meminfo splits into Cached + Buffers + SwapCached.
+STAT_MEMINFO = {
+    "stat-free-memory": lambda m: m["MemFree"] * 1024,
+    "stat-total-memory": lambda m: m["MemTotal"] * 1024,
+    "stat-available-memory": lambda m: m["MemAvailable"] * 1024,
+    "stat-disk-caches": lambda m: (m["Cached"] + m["Buffers"] + m.get("SwapCached", 0)) * 1024,
+}
+COUNTERS = ("stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults")
+REL_TOL = 0.02
+ABS_TOL = 1 * MiB   # floor for small values (disk caches of a tiny initramfs)
+
+
+def stats_body(ctx, vm, tag=""):
+    """b: guest stats refresh and agree with /proc/meminfo; counters monotonic."""
+    vm.qmp.set_stats_interval(1)
+    gs = wait_fresh_stats(vm, None, timeout=20)
+    lu0 = gs["last-update"]
+    missing = [k for k in list(STAT_MEMINFO) + list(COUNTERS)
+               if gs["stats"].get(k, U64_UNSET) == U64_UNSET]
+    check(not missing, "stats not reported: %s" % ", ".join(missing))
+
+    # Agreement with meminfo read right after a fresh update (retry for a quiet sample).
+    best = None
+    for attempt in range(8):
+        gs = wait_fresh_stats(vm, gs["last-update"])
+        mi = vm.meminfo()
+        devs = {}
+        for k, f in STAT_MEMINFO.items():
+            want, got = f(mi), gs["stats"][k]
+            devs[k] = (got, want, abs(got - want) / max(want, 1))
+        bad = {k: v for k, v in devs.items()
+               if abs(v[0] - v[1]) > max(REL_TOL * v[1], ABS_TOL)}
+        worst = max(d[2] for d in devs.values())
+        ctx.log("sample %d: %s" % (attempt, ", ".join(
+            "%s %d vs %d (%.2f%%)" % (k[5:], g // 1024, w // 1024, r * 100)
+            for k, (g, w, r) in devs.items())))
+        if best is None or worst < best[0]:
+            best = (worst, bad)
+        if not bad:
+            break
+    check(not best[1], "stats disagree with /proc/meminfo: %s" % "; ".join(
+        "%s=%d KiB vs %d KiB" % (k, g // 1024, w // 1024) for k, (g, w, _) in best[1].items()))
+
+    # Counters never decrease; minor faults move (the agent forks for each command).
+    samples = [gs]
+    for _ in range(4):
+        vm.run("cat /proc/vmstat >/dev/null")
+        samples.append(wait_fresh_stats(vm, samples[-1]["last-update"]))
+    for k in COUNTERS + ("stat-htlb-pgalloc", "stat-htlb-pgfail"):
+        vals = [s["stats"].get(k, U64_UNSET) for s in samples]
+        if all(v == U64_UNSET for v in vals):
+            continue
+        check(all(b >= a for a, b in zip(vals, vals[1:])),
+              "%s decreased: %s" % (k, vals))
+    mf = [s["stats"]["stat-minor-faults"] for s in samples]
+    check(mf[-1] > mf[0], "stat-minor-faults did not move: %s" % mf)
+    lus = [s["last-update"] for s in samples]
+    check(lus[-1] > lu0, "last-update did not advance: %s" % lus)
+    vm.qmp.set_stats_interval(0)
+    ctx.note("%sstats max dev %.2f%% updates %d" % (tag, best[0] * 100, len(lus)))
+
+
+def wait_stable(ctx, vm, quiet=4.0, timeout=90):
+    """Wait until query-balloon actual stops changing for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = vm.qmp.query_balloon(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        cur = vm.qmp.query_balloon()
+        if cur != last:
+            last, since = cur, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return cur
+    raise TestFailure("balloon never settled (actual %d MiB)" % (last // MiB))
+
+
+def count_re(text, rx):
+    return sum(1 for line in text.splitlines() if rx.search(line))
+
+
+# ---------------------------------------------------------------------------
+# tests
 
 @test("inflate_deflate", timeout=300)
 def t_inflate_deflate(ctx):
-    inflate_deflate_body(ctx)
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    check(vm.qmp.query_balloon() == RAM_MIB * MiB, "balloon not empty after load")
+    inflate_deflate_body(ctx, vm)
+
+
+@test("stats", timeout=240)
+def t_stats(ctx):
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    vm.sh("mbtool touch 256")
+    stats_body(ctx, vm)
+
+
+@test("unreasonable_targets", timeout=360)
+def t_unreasonable(ctx):
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    total0 = vm.meminfo()["MemTotal"]
+    vm.qmp.take_events()
+
+    # Above guest RAM: QEMU clamps to an empty balloon.
+    vm.qmp.balloon(2 * RAM_MIB * MiB)
+    t_end = time.monotonic() + 3
+    while time.monotonic() < t_end:
+        a = vm.qmp.query_balloon()
+        check(a == RAM_MIB * MiB, "target above RAM moved actual to %d MiB" % (a // MiB))
+        time.sleep(0.2)
+
+    # 1 MiB logical size: the driver must stop somewhere safe.
+    vm.sh("dmesg -c >/dev/null")
+    t0 = time.monotonic()
+    vm.qmp.balloon(1 * MiB)
+    settled = wait_stable(ctx, vm, quiet=5.0, timeout=120)
+    t_settle = time.monotonic() - t0
+    # Let it keep trying a while to see whether it floods the log.
+    time.sleep(10)
+    t1 = time.monotonic()
+    rc, _ = vm.run("true", timeout=30)
+    resp = time.monotonic() - t1
+    check(rc == 0, "agent command failed under a 1 MiB target")
+    mi = vm.meminfo()
+    dmesg = vm.dmesg()
+    ctx.log("1 MiB target: settled at %d MiB after %.1fs, MemFree %d KiB, "
+            "MemAvailable %d KiB, agent rtt %.2fs" % (settled // MiB, t_settle, mi["MemFree"],
+                                                       mi["MemAvailable"], resp))
+    ctx.log("dmesg during 1 MiB target:\n" + dmesg)
+    ooms = count_re(dmesg, OOM_RE)
+    fails = count_re(dmesg, ALLOC_FAIL_RE)
+    check(ooms == 0, "OOM in the guest under a 1 MiB target (%d lines)" % ooms)
+    check(resp < 5, "agent took %.1fs to answer under a 1 MiB target" % resp)
+    check(settled < RAM_MIB * MiB, "balloon did not inflate at all toward 1 MiB")
+    check(fails <= 5, "allocation-failure message flood: %d lines in %.0fs"
+          % (fails, time.monotonic() - t0))
+
+    # Back to full size: everything deflates.
+    dt = ctx.set_target(vm, RAM_MIB, timeout=90)
+    total = vm.meminfo()["MemTotal"]
+    check(abs(total - total0) <= 1024, "MemTotal %d KiB after full deflate, was %d" % (total, total0))
+    check(count_re(vm.dmesg(), OOM_RE) == 0, "OOM after deflating")
+    ctx.note("stopped at %dMiB free %dMiB in %.1fs, %d alloc-fail msgs, deflate %.1fs"
+             % (settled // MiB, mi["MemFree"] // 1024, t_settle, fails, dt))
+
+
+@test("legacy", timeout=420)
+def t_legacy(ctx):
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="disable-modern=on")
+    ctx.load_driver(vm)
+    # a legacy-only device has no VIRTIO_F_VERSION_1 (bit 32)
+    feats = vm.sh("cat /sys/bus/virtio/devices/*/features").strip()
+    ctx.log("features %s" % feats)
+    check(len(feats) < 33 or feats[32] == "0", "device is not legacy: %s" % feats)
+    inflate_deflate_body(ctx, vm)
+    stats_body(ctx, vm)
+
+
+@test("unload", timeout=300)
+def t_unload(ctx):
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    vm.sh("mbtool touch 512")
+    mi0 = vm.meminfo()
+    ctx.set_target(vm, 1024)
+    mi1 = vm.meminfo()
+    check(mi0["MemTotal"] - mi1["MemTotal"] >= 1023 * 1024, "MemTotal did not drop on inflate")
+    t0 = time.monotonic()
+    vm.sh("rmmod %s" % ctx.driver, timeout=120)
+    t_rmmod = time.monotonic() - t0
+    mi2 = vm.meminfo()
+    ctx.log("MemTotal %d -> %d -> %d, MemFree %d -> %d -> %d" % (
+        mi0["MemTotal"], mi1["MemTotal"], mi2["MemTotal"],
+        mi0["MemFree"], mi1["MemFree"], mi2["MemFree"]))
+    check(abs(mi2["MemTotal"] - mi0["MemTotal"]) <= 1024,
+          "MemTotal %d KiB after rmmod, %d before inflating" % (mi2["MemTotal"], mi0["MemTotal"]))
+    check(abs(mi2["MemFree"] - mi0["MemFree"]) <= 0.03 * mi0["MemFree"],
+          "MemFree %d KiB after rmmod, %d before inflating" % (mi2["MemFree"], mi0["MemFree"]))
+    check(not ctx.bound_devices(vm), "device still bound after rmmod")
+    check(ctx.driver not in vm.sh("cat /proc/modules"), "module still loaded")
+    # rebind and balloon again
+    ctx.load_driver(vm)
+    dt = ctx.set_target(vm, 1536)
+    mi3 = vm.meminfo()
+    check(abs((mi0["MemTotal"] - mi3["MemTotal"]) - 512 * 1024) <= 1024,
+          "after reload MemTotal %d KiB for a 512 MiB balloon" % mi3["MemTotal"])
+    ctx.set_target(vm, RAM_MIB)
+    ctx.note("rmmod %.1fs with 1GiB balloon, reload+512MiB %.1fs" % (t_rmmod, dt))
+
+
+@test("takeover", timeout=420)
+def t_takeover(ctx):
+    if ctx.driver == "virtio_balloon":
+        raise Skip("module under test is the in-tree driver itself")
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_intree(vm)
+    ctx.set_target(vm, 1024)
+    out = vm.run("/usr/bin/takeover.sh -m %s" % ctx.guest_ko, timeout=120)
+    ctx.log("takeover.sh rc=%d:\n%s" % out)
+    check(out[0] == 0, "takeover.sh failed rc=%d: %s" % (out[0], out[1].strip()[-200:]))
+    check(ctx.bound_devices(vm), "device not bound to %s after takeover" % ctx.driver)
+    check(not ctx.bound_devices(vm, "virtio_balloon"), "virtio_balloon still bound")
+    # the new driver must pick up the standing 1 GiB target
+    ctx.set_target(vm, 1024, timeout=60)
+    inflate_deflate_body(ctx, vm)

@@ -139,9 +139,16 @@ class VM:
 
     def _check_alive(self):
         if self.proc is None or self.proc.poll() is not None:
-            raise AgentError("QEMU exited (rc=%s): %s\n%s" % (
+            raise AgentError("QEMU exited (rc=%s)%s\n%s\n%s" % (
                 None if self.proc is None else self.proc.returncode,
-                self.qemu_output(), self.console_tail()))
+                self.death_reason(), self.qemu_output(), self.console_tail()))
+
+    def death_reason(self):
+        """': <first panic line>' if the guest console shows a panic, else ''."""
+        for line in self.console().splitlines():
+            if "Kernel panic" in line:
+                return ": guest " + line.strip()
+        return ""
 
     def qemu_output(self):
         try:
@@ -221,7 +228,8 @@ class VM:
                     continue
                 chunk = self.agent.recv(65536)
                 if not chunk:
-                    raise AgentError("agent connection closed")
+                    time.sleep(0.5)  # let the console log catch up
+                    raise AgentError("agent connection closed%s" % self.death_reason())
                 self.abuf += chunk
             line, self.abuf = self.abuf.split(b"\n", 1)
             line = line.strip(b"\r")
