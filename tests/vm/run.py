@@ -151,6 +151,7 @@ def main():
         except Exception as e:
             status, reason = "FAIL", "%s: %s" % (type(e).__name__, e)
             ctx.log(traceback.format_exc())
+        reason = reason.strip().splitlines()[0] if reason.strip() else ""
         try:
             problems = ctx.close_all()
         except Exception as e:
@@ -162,7 +163,6 @@ def main():
             else:
                 reason += " (console: %s)" % problems[0].strip()
         dt = time.monotonic() - t0
-        reason = reason.strip().splitlines()[0] if reason.strip() else ""
         if status == "PASS":
             passed += 1
             print("PASS %s (%.1fs) %s" % (name, dt, " ".join(ctx.notes)), flush=True)
