@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memballoon: moving the balloon towards the host's target.
+ *
+ * Inflating: pages are allocated outside any lock, 2 MiB blocks first (split
+ * into 4 KiB balloon pages, so the host can drop whole huge pages), falling
+ * back to single pages.  Allocations never dip into reserves, never retry
+ * hard and never warn; the balloon also stops short of eating the guest's
+ * last MemAvailable (reserve_pages), because a guest without swap whose
+ * memory is all ballooned can only OOM-kill its own workload.  A batch of up
+ * to MB_PFNS_PER_REQ PFNs goes to the host in one request; only once the
+ * host has used the request do the pages join the balloon list (and become
+ * movable by compaction) and does "actual" grow.
+ *
+ * Deflating: pages leave the balloon list, the host is told, and only after
+ * it used the request are the pages freed (MUST_TELL_HOST).
+ *
+ * When the balloon cannot grow, resize_work backs off exponentially (and
+ * says so once per target) instead of spinning; a config change cuts the
+ * wait short.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/scatterlist.h>
+
+#include "memballoon.h"
+
+static unsigned int reserve_mib;
+module_param(reserve_mib, uint, 0644);
+MODULE_PARM_DESC(reserve_mib,
+		 "MemAvailable (MiB) the balloon never inflates into; 0 = automatic (2% of RAM, at least 64 MiB)");
+
+void mb_vq_acked(struct virtqueue *vq)
+{
+	struct memballoon *mb = vq->vdev->priv;
+
+	wake_up(&mb->acked);
+}
+
+/*
+ * Hand the first @n entries of pfns to the device on @vq and wait until it
+ * has used them.  Returns -EIO when the device broke (hot-unplug, reset).
+ */
+int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
+{
+	struct scatterlist sg;
+	unsigned int len;
+	int err;
+
+	lockdep_assert_held(&mb->lock);
+	sg_init_one(&sg, mb->pfns, n * sizeof(mb->pfns[0]));
+	/* The queue is empty here: each request is used before the next. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, mb, GFP_KERNEL);
+	if (err)
+		return err;
+	virtqueue_kick(vq);
+	/* Recheck now and then: a broken device never interrupts us. */
+	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
+		if (virtqueue_is_broken(vq))
+			return -EIO;
+	return 0;
+}
+
+/* Write the PFNs of @page at pfns[@idx]; returns the next free index. */
+unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
+			     struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page) <<
+			    (PAGE_SHIFT - VIRTIO_BALLOON_PFN_SHIFT);
+	unsigned int i;
+
+	BUILD_BUG_ON(PAGE_SHIFT < VIRTIO_BALLOON_PFN_SHIFT);
+	BUILD_BUG_ON(MB_PFNS_PER_REQ % MB_PFNS_PER_PAGE);
+	for (i = 0; i < MB_PFNS_PER_PAGE; i++)
+		mb->pfns[idx + i] = cpu_to_virtio32(mb->vdev, pfn + i);
+	return idx + MB_PFNS_PER_PAGE;
+}
+
+unsigned long mb_default_reserve_pages(void)
+{
+	unsigned long pages = totalram_pages() / 50;
+
+	if (reserve_mib)
+		return (unsigned long)reserve_mib << (20 - PAGE_SHIFT);
+	return max(pages, 64UL << (20 - PAGE_SHIFT));
+}
+
+/* How many more guest pages the guest can spare without eating its reserve. */
+static unsigned long mb_spare_pages(struct memballoon *mb)
+{
+	long available = si_mem_available();
+
+	if (available <= (long)mb->reserve_pages)
+		return 0;
+	return available - mb->reserve_pages;
+}
+
+/*
+ * Allocate up to @want guest pages onto @pages, 2 MiB blocks first.  The
+ * high-order attempt neither reclaims nor compacts: it only takes blocks
+ * that are free right now, so it never stalls the guest.
+ */
+static unsigned int mb_alloc_pages(struct memballoon *mb,
+				   struct list_head *pages, unsigned int want)
+{
+	const unsigned int order = MB_HIGH_ORDER;
+	gfp_t high_gfp = (balloon_mapping_gfp_mask() | __GFP_NOMEMALLOC |
+			  __GFP_NORETRY | __GFP_NOWARN) & ~__GFP_RECLAIM;
+	unsigned int got = 0, i;
+	struct page *page;
+
+	while (mb->try_high_order && want - got >= (1U << order)) {
+		page = alloc_pages(high_gfp, order);
+		if (!page) {
+			mb->try_high_order = false;
+			break;
+		}
+		split_page(page, order);
+		for (i = 0; i < (1U << order); i++)
+			list_add_tail(&page[i].lru, pages);
+		got += 1U << order;
+	}
+	while (got < want) {
+		page = balloon_page_alloc();
+		if (!page)
+			break;
+		list_add_tail(&page->lru, pages);
+		got++;
+	}
+	return got;
+}
+
+static void mb_free_page_list(struct list_head *pages)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, pages, lru) {
+		list_del(&page->lru);
+		put_page(page);
+	}
+}
+
+/* Grow the balloon by up to @want guest pages; returns how many it took. */
+static unsigned int mb_inflate(struct memballoon *mb, unsigned long want)
+{
+	unsigned int got, n = 0;
+	struct page *page;
+	LIST_HEAD(pages);
+	int err;
+
+	want = min3(want, (unsigned long)MB_PAGES_PER_REQ, mb_spare_pages(mb));
+	if (!want)
+		return 0;
+	got = mb_alloc_pages(mb, &pages, want);
+	if (!got)
+		return 0;
+
+	mutex_lock(&mb->lock);
+	list_for_each_entry(page, &pages, lru)
+		n = mb_page_to_pfns(mb, n, page);
+	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
+	if (err) {
+		mutex_unlock(&mb->lock);
+		dev_err_ratelimited(&mb->vdev->dev,
+				    "inflate request failed: %d\n", err);
+		mb_free_page_list(&pages);
+		return 0;
+	}
+	if (mb_counts_managed(mb))
+		list_for_each_entry(page, &pages, lru)
+			adjust_managed_page_count(page, -1);
+	balloon_page_list_enqueue(&mb->b_dev_info, &pages);
+	mb->num_pages += n;
+	mb->counters.inflated += n;
+	mb_write_actual(mb);
+	mutex_unlock(&mb->lock);
+	return got;
+}
+
+/*
+ * Shrink the balloon by up to @want guest pages; returns how many it freed.
+ * May return 0 while pages are isolated for migration.
+ */
+static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
+{
+	unsigned int got, n = 0;
+	struct page *page;
+	LIST_HEAD(pages);
+	int err;
+
+	mutex_lock(&mb->lock);
+	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
+		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
+	got = balloon_page_list_dequeue(&mb->b_dev_info, &pages, want);
+	if (!got) {
+		mutex_unlock(&mb->lock);
+		return 0;
+	}
+	list_for_each_entry(page, &pages, lru)
+		n = mb_page_to_pfns(mb, n, page);
+	/*
+	 * With MUST_TELL_HOST no page may be reused before the host used the
+	 * request.  If the device broke, nobody is left to tell: free anyway.
+	 */
+	err = mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
+	if (err)
+		dev_err_ratelimited(&mb->vdev->dev,
+				    "deflate request failed: %d\n", err);
+	mb->num_pages -= n;
+	mb->counters.deflated += n;
+	if (!err)
+		mb_write_actual(mb);
+	if (mb_counts_managed(mb))
+		list_for_each_entry(page, &pages, lru)
+			adjust_managed_page_count(page, 1);
+	mutex_unlock(&mb->lock);
+	mb_free_page_list(&pages);
+	return got;
+}
+
+/* Called when the balloon could not grow: log once, retry later. */
+static unsigned long mb_inflate_stuck(struct memballoon *mb, u32 target)
+{
+	unsigned long delay = msecs_to_jiffies(mb->backoff_ms);
+
+	mb->counters.alloc_failures++;
+	if (!mb->stuck_logged) {
+		dev_info(&mb->vdev->dev,
+			 "balloon held at %u of %u pages: guest has %lu MiB available, reserve %lu MiB; retrying\n",
+			 mb->num_pages, target,
+			 si_mem_available() >> (20 - PAGE_SHIFT),
+			 mb->reserve_pages >> (20 - PAGE_SHIFT));
+		mb->stuck_logged = true;
+	}
+	mb->backoff_ms = min(mb->backoff_ms * 2, MB_BACKOFF_MAX_MS);
+	return delay;
+}
+
+void mb_resize_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(to_delayed_work(work),
+					     struct memballoon, resize_work);
+	u32 target = mb_read_target(mb);
+	unsigned long delay = 0;
+	s64 diff;
+
+	if (target != mb->last_target) {
+		/* A new target: forget the last one's failures. */
+		mb->last_target = target;
+		mb->backoff_ms = MB_BACKOFF_MIN_MS;
+		mb->stuck_logged = false;
+		mb->try_high_order = true;
+	}
+
+	/* num_pages only changes under this work or migration (which keeps it). */
+	diff = (s64)target - mb->num_pages;
+	if (diff > 0) {
+		if (mb_inflate(mb, diff / MB_PFNS_PER_PAGE))
+			mb->backoff_ms = MB_BACKOFF_MIN_MS;
+		else
+			delay = mb_inflate_stuck(mb, target);
+	} else if (diff < 0) {
+		/* Nothing dequeued: pages are being migrated, try again soon. */
+		if (!mb_deflate(mb, -diff / MB_PFNS_PER_PAGE))
+			delay = 1;
+	}
+
+	if (diff)
+		mb_queue_resize(mb, delay);
+}
+
+/* Give every page back (removal, freeze); the device must still work. */
+void mb_deflate_all(struct memballoon *mb)
+{
+	while (READ_ONCE(mb->num_pages)) {
+		if (!mb_deflate(mb, mb->num_pages / MB_PFNS_PER_PAGE))
+			schedule_timeout_uninterruptible(1);
+		cond_resched();
+	}
+	/* Wait out a compaction hook that may still be running. */
+	mutex_lock(&mb->lock);
+	mutex_unlock(&mb->lock);
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memballoon: a driver for the virtio traditional memory balloon (device ID 5).
+ *
+ * The host sets a target size in the device's config space; we allocate
+ * guest pages and hand their frame numbers to the host on the inflate queue
+ * (the host may then drop their backing memory), or take pages back on the
+ * deflate queue, until the balloon holds exactly the target.  The stats
+ * queue tells the host how the guest's memory is used.
+ *
+ * Files: main.c binds the device (features, queues, life cycle); config.c
+ * reads the target and writes "actual"; balloon.c inflates and deflates;
+ * stats.c answers the stats queue; migrate.c lets compaction move balloon
+ * pages; compat.h holds every kernel-version difference.
+ *
+ * Life cycle: probe creates only the queues of negotiated features (later
+ * queues number down, as QEMU and Linux expect), primes the stats queue and
+ * marks the device ready.  Transport callbacks only wake a waiter or queue
+ * work, and only while stop_work is clear.  Removal sets stop_work, cancels
+ * the work, gives every page back to the guest (telling the host), resets
+ * the device and deletes the queues, in that order.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+
+#include "memballoon.h"
+
+/* Queue work unless the device is going away; returns whether it was queued. */
+bool mb_queue_work(struct memballoon *mb, struct work_struct *work)
+{
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&mb->stop_lock, flags);
+	if (!mb->stop_work)
+		queued = queue_work(system_freezable_wq, work);
+	spin_unlock_irqrestore(&mb->stop_lock, flags);
+	return queued;
+}
+
+/*
+ * Run resize_work after @delay jiffies; a zero delay also cuts short a
+ * pending back-off.
+ */
+void mb_queue_resize(struct memballoon *mb, unsigned long delay)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&mb->stop_lock, flags);
+	if (!mb->stop_work) {
+		if (delay)
+			queue_delayed_work(system_freezable_wq,
+					   &mb->resize_work, delay);
+		else
+			mod_delayed_work(system_freezable_wq,
+					 &mb->resize_work, 0);
+	}
+	spin_unlock_irqrestore(&mb->stop_lock, flags);
+}
+
+static void mb_config_changed(struct virtio_device *vdev)
+{
+	mb_queue_resize(vdev->priv, 0);
+}
+
+/* Queues in spec order, each with the feature that brings it (-1: always). */
+static const struct {
+	int feature;
+	struct mb_vq_info info;
+} mb_vq_table[MB_VQ_MAX] = {
+	[MB_VQ_INFLATE] = { -1, { "inflate", mb_vq_acked } },
+	[MB_VQ_DEFLATE] = { -1, { "deflate", mb_vq_acked } },
+	[MB_VQ_STATS] = { VIRTIO_BALLOON_F_STATS_VQ,
+			  { "stats", mb_stats_requested } },
+	[MB_VQ_FREE_PAGE] = { VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+			      { "free_page_vq", NULL } },
+	[MB_VQ_REPORTING] = { VIRTIO_BALLOON_F_REPORTING,
+			      { "reporting_vq", mb_vq_acked } },
+};
+
+static int mb_init_vqs(struct memballoon *mb)
+{
+	struct mb_vq_info info[MB_VQ_MAX] = {};
+	unsigned int i;
+
+	for (i = 0; i < MB_VQ_MAX; i++)
+		if (mb_vq_table[i].feature < 0 ||
+		    mb_negotiated(mb, mb_vq_table[i].feature))
+			info[i] = mb_vq_table[i].info;
+	return mb_find_vqs(mb->vdev, MB_VQ_MAX, mb->vqs, info);
+}
+
+static void mb_free(struct memballoon *mb)
+{
+	kfree(mb->vm_events);
+	kfree(mb->stats);
+	kfree(mb->pfns);
+	kfree(mb);
+}
+
+static int mb_probe(struct virtio_device *vdev)
+{
+	struct memballoon *mb;
+	int err;
+
+	if (!vdev->config->get) {
+		dev_err(&vdev->dev, "device has no config space access\n");
+		return -EINVAL;
+	}
+
+	mb = kzalloc(sizeof(*mb), GFP_KERNEL);
+	if (!mb)
+		return -ENOMEM;
+	mb->vdev = vdev;
+	vdev->priv = mb;
+	spin_lock_init(&mb->stop_lock);
+	mutex_init(&mb->lock);
+	init_waitqueue_head(&mb->acked);
+	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
+	INIT_WORK(&mb->stats_work, mb_stats_work);
+	balloon_devinfo_init(&mb->b_dev_info);
+	mb_migrate_init(mb);
+	mb->reserve_pages = mb_default_reserve_pages();
+	mb->backoff_ms = MB_BACKOFF_MIN_MS;
+
+	mb->pfns = kmalloc_array(MB_PFNS_PER_REQ, sizeof(*mb->pfns),
+				 GFP_KERNEL);
+	if (!mb->pfns) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+
+	err = mb_init_vqs(mb);
+	if (err)
+		goto err_free;
+	err = mb_stats_init(mb);
+	if (err)
+		goto err_del_vqs;
+
+	virtio_device_ready(vdev);
+	if (mb->vqs[MB_VQ_STATS])
+		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
+	mb_queue_resize(mb, 0);
+	dev_info(&vdev->dev, "memballoon bound: features 0x%llx, reserve %lu MiB\n",
+		 vdev->features, mb->reserve_pages >> (20 - PAGE_SHIFT));
+	return 0;
+
+err_del_vqs:
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+err_free:
+	mb_free(mb);
+	return err;
+}
+
+static void mb_remove(struct virtio_device *vdev)
+{
+	struct memballoon *mb = vdev->priv;
+
+	spin_lock_irq(&mb->stop_lock);
+	mb->stop_work = true;
+	spin_unlock_irq(&mb->stop_lock);
+	cancel_delayed_work_sync(&mb->resize_work);
+	cancel_work_sync(&mb->stats_work);
+
+	mb_deflate_all(mb);
+
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+	mb_free(mb);
+}
+
+static int mb_validate(struct virtio_device *vdev)
+{
+	/* The balloon speaks guest-physical frame numbers: no IOMMU mapping. */
+	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+static unsigned int mb_features[] = {
+	VIRTIO_BALLOON_F_MUST_TELL_HOST,
+	VIRTIO_BALLOON_F_STATS_VQ,
+};
+
+static const struct virtio_device_id mb_id_table[] = {
+	{ VIRTIO_ID_BALLOON, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+MODULE_DEVICE_TABLE(virtio, mb_id_table);
+
+static struct virtio_driver mb_driver = {
+	.feature_table = mb_features,
+	.feature_table_size = ARRAY_SIZE(mb_features),
+	.driver.name = KBUILD_MODNAME,
+	.driver.owner = THIS_MODULE,
+	.id_table = mb_id_table,
+	.validate = mb_validate,
+	.probe = mb_probe,
+	.remove = mb_remove,
+	.config_changed = mb_config_changed,
+};
+module_virtio_driver(mb_driver);
+
+MODULE_DESCRIPTION("Virtio memory balloon driver with stats, built for speed and safety");
+MODULE_LICENSE("GPL");

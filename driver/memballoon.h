@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memballoon: private state shared by the driver's files.
+ *
+ * One struct memballoon per bound virtio balloon device.  Each field (or
+ * group) says what protects it.  Callbacks from the transport (virtqueue
+ * done, config changed) only wake a waiter or queue work; pages move only
+ * in work items and in the compaction migration hook.
+ */
+#ifndef _MEMBALLOON_H
+#define _MEMBALLOON_H
+
+#include <linux/balloon_compaction.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/virtio_balloon.h>
+#include <linux/vmstat.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+
+/* Virtqueues in the order the spec numbers them; absent ones are skipped. */
+enum mb_vq {
+	MB_VQ_INFLATE,
+	MB_VQ_DEFLATE,
+	MB_VQ_STATS,
+	MB_VQ_FREE_PAGE,
+	MB_VQ_REPORTING,
+	MB_VQ_MAX
+};
+
+/* 4 KiB balloon pages (the unit of the wire format) per guest page. */
+#define MB_PFNS_PER_PAGE	(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT)
+
+/*
+ * PFNs per inflate or deflate request: 4096 entries (a 16 KiB buffer) move
+ * 16 MiB per round trip, where the in-tree driver moves 1 MiB.
+ */
+#define MB_PFNS_PER_REQ		4096U
+#define MB_PAGES_PER_REQ	(MB_PFNS_PER_REQ / MB_PFNS_PER_PAGE)
+
+/* Statistics tags sent on every request: the spec's 0-9 and Linux 6.12's 10-15. */
+#define MB_NR_STATS		16
+
+/* Retry delays after the balloon could not grow (memory short, allocation failed). */
+#define MB_BACKOFF_MIN_MS	100U
+#define MB_BACKOFF_MAX_MS	5000U
+
+/* Order tried first when inflating: a 2 MiB block the host can free whole. */
+#define MB_HIGH_ORDER		min_t(unsigned int, PMD_SHIFT - PAGE_SHIFT, \
+				      MB_MAX_PAGE_ORDER)
+
+struct mb_counters {
+	u64 inflated;		/* 4 KiB pages ever given to the host */
+	u64 deflated;		/* 4 KiB pages ever taken back */
+	u64 alloc_failures;	/* inflate passes that got no page or hit the reserve */
+	u64 migrated;		/* balloon pages moved by compaction */
+	u64 stats_requests;	/* stats buffers the host returned to us */
+};
+
+struct memballoon {
+	struct virtio_device *vdev;
+	/* Set at probe and restore, cleared at remove; NULL when not offered. */
+	struct virtqueue *vqs[MB_VQ_MAX];
+
+	/* Protects stop_work against the transport callbacks (any context). */
+	spinlock_t stop_lock;
+	/* Set when the device goes away: nothing may queue work after it. */
+	bool stop_work;
+
+	/* Moves the balloon towards the host's target; runs freezable. */
+	struct delayed_work resize_work;
+
+	/*
+	 * Serialises every use of the inflate and deflate queues and of pfns,
+	 * and protects the fields below.  The compaction hook only trylocks it.
+	 */
+	struct mutex lock;
+	/* The pages we hold, movable by compaction; has its own pages_lock. */
+	struct balloon_dev_info b_dev_info;
+	/* 4 KiB pages in the balloon, acknowledged by the host: our "actual". */
+	u32 num_pages;
+	/* Request buffer for the inflate and deflate queues (DMA-able). */
+	__virtio32 *pfns;
+	/* Woken by the inflate and deflate queue callbacks. */
+	wait_queue_head_t acked;
+	struct mb_counters counters;
+
+	/* Only resize_work touches these. */
+	u32 last_target;	/* target of the previous pass, to spot changes */
+	unsigned int backoff_ms;	/* next retry delay when stuck */
+	bool stuck_logged;	/* said once why the target is out of reach */
+	bool try_high_order;	/* cleared when a 2 MiB block was not free */
+	unsigned long reserve_pages;	/* MemAvailable we never inflate below */
+
+	/* Stats: exactly one buffer lives in the stats queue. */
+	struct work_struct stats_work;
+	struct virtio_balloon_stat *stats;	/* MB_NR_STATS entries, DMA-able */
+	unsigned long *vm_events;	/* scratch for all_vm_events() */
+};
+
+/*
+ * Whether @fbit was negotiated.  Unlike virtio_has_feature() this may ask
+ * about a feature the driver does not offer yet (the answer is then no).
+ */
+static inline bool mb_negotiated(struct memballoon *mb, unsigned int fbit)
+{
+	return __virtio_test_bit(mb->vdev, fbit);
+}
+
+/* Whether balloon pages leave MemTotal (not with DEFLATE_ON_OOM, as Linux). */
+static inline bool mb_counts_managed(struct memballoon *mb)
+{
+	return !mb_negotiated(mb, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+}
+
+/* main.c */
+bool mb_queue_work(struct memballoon *mb, struct work_struct *work);
+void mb_queue_resize(struct memballoon *mb, unsigned long delay);
+
+/* config.c: the device's config space */
+u32 mb_read_target(struct memballoon *mb);
+void mb_write_actual(struct memballoon *mb);
+
+/* balloon.c: inflate and deflate */
+void mb_vq_acked(struct virtqueue *vq);
+int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n);
+unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
+			     struct page *page);
+void mb_resize_work(struct work_struct *work);
+void mb_deflate_all(struct memballoon *mb);
+unsigned long mb_default_reserve_pages(void);
+
+/* stats.c: the stats queue */
+void mb_stats_requested(struct virtqueue *vq);
+void mb_stats_work(struct work_struct *work);
+int mb_stats_init(struct memballoon *mb);
+
+/* migrate.c: balloon compaction */
+void mb_migrate_init(struct memballoon *mb);
+
+#endif /* _MEMBALLOON_H */

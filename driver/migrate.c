@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memballoon: balloon compaction.
+ *
+ * Balloon pages are movable: when compaction wants a ballooned page's frame,
+ * the core isolates it and calls us with a new page.  We swap the two in
+ * the host's view (inflate the new page, then deflate the old one, each
+ * acknowledged before going on) and in ours, so ballooned memory never pins
+ * a pageblock and the guest can still build huge pages.
+ */
+#include <linux/migrate.h>
+#include <linux/mm.h>
+
+#include "memballoon.h"
+
+#ifdef CONFIG_BALLOON_COMPACTION
+static int mb_migratepage(struct balloon_dev_info *b_dev_info,
+			  struct page *newpage, struct page *page,
+			  enum migrate_mode mode)
+{
+	struct memballoon *mb = container_of(b_dev_info, struct memballoon,
+					     b_dev_info);
+	unsigned long flags;
+	unsigned int n;
+
+	/*
+	 * Never wait for the lock: inflation may itself have triggered this
+	 * compaction while holding it.  The core retries later.
+	 */
+	if (!mutex_trylock(&mb->lock))
+		return -EAGAIN;
+
+	get_page(newpage);	/* the balloon's reference */
+	if (mb_counts_managed(mb) &&
+	    page_zone(page) != page_zone(newpage)) {
+		adjust_managed_page_count(page, 1);
+		adjust_managed_page_count(newpage, -1);
+	}
+
+	spin_lock_irqsave(&b_dev_info->pages_lock, flags);
+	balloon_page_insert(b_dev_info, newpage);
+	b_dev_info->isolated_pages--;
+	__count_vm_event(BALLOON_MIGRATE);
+	spin_unlock_irqrestore(&b_dev_info->pages_lock, flags);
+
+	n = mb_page_to_pfns(mb, 0, newpage);
+	mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
+	n = mb_page_to_pfns(mb, 0, page);
+	mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
+	mb->counters.migrated += n;
+
+	balloon_page_finalize(page);
+	put_page(page);		/* the balloon's reference */
+	mutex_unlock(&mb->lock);
+	return MIGRATEPAGE_SUCCESS;
+}
+
+void mb_migrate_init(struct memballoon *mb)
+{
+	mb->b_dev_info.migratepage = mb_migratepage;
+}
+#else
+void mb_migrate_init(struct memballoon *mb)
+{
+}
+#endif
