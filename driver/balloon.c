@@ -6,7 +6,7 @@
  * into 4 KiB balloon pages, so the host can drop whole huge pages), falling
  * back to single pages.  Allocations never dip into reserves, never retry
  * hard and never warn; the balloon also stops short of eating the guest's
- * last MemAvailable (reserve_pages), because a guest without swap whose
+ * last MemAvailable (see reserve_mib), because a guest without swap whose
  * memory is all ballooned can only OOM-kill its own workload.  A batch of up
  * to MB_PFNS_PER_REQ PFNs goes to the host in one request; only once the
  * host has used the request do the pages join the balloon list (and become
@@ -77,23 +77,25 @@ unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
 	return idx + MB_PFNS_PER_PAGE;
 }
 
-unsigned long mb_default_reserve_pages(void)
+/* MemAvailable the balloon leaves alone; reserve_mib may change at any time. */
+unsigned long mb_reserve_pages(struct memballoon *mb)
 {
-	unsigned long pages = totalram_pages() / 50;
+	unsigned int mib = READ_ONCE(reserve_mib);
 
-	if (reserve_mib)
-		return (unsigned long)reserve_mib << (20 - PAGE_SHIFT);
-	return max(pages, 64UL << (20 - PAGE_SHIFT));
+	if (mib)
+		return (unsigned long)mib << (20 - PAGE_SHIFT);
+	return max(mb->ram_pages / 50, 64UL << (20 - PAGE_SHIFT));
 }
 
 /* How many more guest pages the guest can spare without eating its reserve. */
 static unsigned long mb_spare_pages(struct memballoon *mb)
 {
 	long available = si_mem_available();
+	unsigned long reserve = mb_reserve_pages(mb);
 
-	if (available <= (long)mb->reserve_pages)
+	if (available <= (long)reserve)
 		return 0;
-	return available - mb->reserve_pages;
+	return available - reserve;
 }
 
 /*
@@ -230,7 +232,7 @@ static unsigned long mb_inflate_stuck(struct memballoon *mb, u32 target)
 			 "balloon held at %u of %u pages: guest has %lu MiB available, reserve %lu MiB; retrying\n",
 			 mb->num_pages, target,
 			 si_mem_available() >> (20 - PAGE_SHIFT),
-			 mb->reserve_pages >> (20 - PAGE_SHIFT));
+			 mb_reserve_pages(mb) >> (20 - PAGE_SHIFT));
 		mb->stuck_logged = true;
 	}
 	mb->backoff_ms = min(mb->backoff_ms * 2, MB_BACKOFF_MAX_MS);

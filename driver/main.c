@@ -121,7 +121,7 @@ static int mb_probe(struct virtio_device *vdev)
 	INIT_WORK(&mb->stats_work, mb_stats_work);
 	balloon_devinfo_init(&mb->b_dev_info);
 	mb_migrate_init(mb);
-	mb->reserve_pages = mb_default_reserve_pages();
+	mb->ram_pages = totalram_pages();
 	mb->backoff_ms = MB_BACKOFF_MIN_MS;
 
 	mb->pfns = kmalloc_array(MB_PFNS_PER_REQ, sizeof(*mb->pfns),
@@ -143,7 +143,7 @@ static int mb_probe(struct virtio_device *vdev)
 		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
 	mb_queue_resize(mb, 0);
 	dev_info(&vdev->dev, "memballoon bound: features 0x%llx, reserve %lu MiB\n",
-		 vdev->features, mb->reserve_pages >> (20 - PAGE_SHIFT));
+		 vdev->features, mb_reserve_pages(mb) >> (20 - PAGE_SHIFT));
 	return 0;
 
 err_del_vqs:

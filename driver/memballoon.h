@@ -93,7 +93,7 @@ struct memballoon {
 	unsigned int backoff_ms;	/* next retry delay when stuck */
 	bool stuck_logged;	/* said once why the target is out of reach */
 	bool try_high_order;	/* cleared when a 2 MiB block was not free */
-	unsigned long reserve_pages;	/* MemAvailable we never inflate below */
+	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
 
 	/* Stats: exactly one buffer lives in the stats queue. */
 	struct work_struct stats_work;
@@ -131,7 +131,7 @@ unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
 			     struct page *page);
 void mb_resize_work(struct work_struct *work);
 void mb_deflate_all(struct memballoon *mb);
-unsigned long mb_default_reserve_pages(void);
+unsigned long mb_reserve_pages(struct memballoon *mb);
 
 /* stats.c: the stats queue */
 void mb_stats_requested(struct virtqueue *vq);
