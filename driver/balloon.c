@@ -107,8 +107,8 @@ static unsigned int mb_alloc_pages(struct memballoon *mb,
 				   struct list_head *pages, unsigned int want)
 {
 	const unsigned int order = MB_HIGH_ORDER;
-	gfp_t high_gfp = (balloon_mapping_gfp_mask() | __GFP_NOMEMALLOC |
-			  __GFP_NORETRY | __GFP_NOWARN) & ~__GFP_RECLAIM;
+	gfp_t high_gfp = (MB_BALLOON_GFP | __GFP_NOMEMALLOC | __GFP_NORETRY |
+			  __GFP_NOWARN) & ~__GFP_RECLAIM;
 	unsigned int got = 0, i;
 	struct page *page;
 
@@ -169,10 +169,7 @@ static unsigned int mb_inflate(struct memballoon *mb, unsigned long want)
 		mb_free_page_list(&pages);
 		return 0;
 	}
-	if (mb_counts_managed(mb))
-		list_for_each_entry(page, &pages, lru)
-			adjust_managed_page_count(page, -1);
-	balloon_page_list_enqueue(&mb->b_dev_info, &pages);
+	mb_balloon_enqueue(&mb->b_dev_info, &pages, mb_counts_managed(mb));
 	mb->num_pages += n;
 	mb->counters.inflated += n;
 	mb_write_actual(mb);
@@ -194,7 +191,8 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	mutex_lock(&mb->lock);
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
-	got = balloon_page_list_dequeue(&mb->b_dev_info, &pages, want);
+	got = mb_balloon_dequeue(&mb->b_dev_info, &pages, want,
+				 mb_counts_managed(mb));
 	if (!got) {
 		mutex_unlock(&mb->lock);
 		return 0;
@@ -213,9 +211,6 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	mb->counters.deflated += n;
 	if (!err)
 		mb_write_actual(mb);
-	if (mb_counts_managed(mb))
-		list_for_each_entry(page, &pages, lru)
-			adjust_managed_page_count(page, 1);
 	mutex_unlock(&mb->lock);
 	mb_free_page_list(&pages);
 	return got;

@@ -2,28 +2,65 @@
 /*
  * memballoon: every difference between the kernel APIs the driver builds
  * against lives here, so the driver's own files carry no version checks.
- * Where a version number would lie (distribution backports), a decision
- * must come from a probe of the headers, never from LINUX_VERSION_CODE.
+ * The MB_HAVE_* flags come from compat-probe.sh, which asks the headers
+ * themselves: distribution kernels backport API changes, so
+ * LINUX_VERSION_CODE would lie.
+ *
+ * Balloon page bookkeeping comes in two shapes:
+ *  - <linux/balloon_compaction.h> (up to 6.x): the driver adjusts the
+ *    managed page count itself and, when compaction migrates a page,
+ *    inserts the new page and releases the old one;
+ *  - <linux/balloon.h> (7.x): the core does both, driven by the
+ *    adjust_managed_page_count flag; the driver only tells the host.
  */
 #ifndef _MEMBALLOON_COMPAT_H
 #define _MEMBALLOON_COMPAT_H
 
+#include <linux/gfp.h>
+#include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/virtio_config.h>
+#include <linux/vmstat.h>
 
-/* Largest order the buddy allocator hands out (MAX_ORDER became inclusive in 6.4). */
+#ifdef MB_HAVE_BALLOON_CORE
+#include <linux/balloon.h>
+#else
+#include <linux/balloon_compaction.h>
+#endif
+
+/* Largest order the buddy allocator hands out. */
+#ifdef MAX_PAGE_ORDER
+#define MB_MAX_PAGE_ORDER	MAX_PAGE_ORDER
+#else
+/* MAX_ORDER was exclusive before 6.4, inclusive after: MAX_ORDER - 1 is safe. */
 #define MB_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
 
+/* What balloon_page_alloc() allocates with, for our high-order attempts. */
+#ifdef CONFIG_BALLOON_COMPACTION
+#define MB_BALLOON_GFP		GFP_HIGHUSER_MOVABLE
+#else
+#define MB_BALLOON_GFP		GFP_HIGHUSER
+#endif
+
+/* ---- virtqueues ---------------------------------------------------------- */
+
+#ifdef MB_HAVE_VIRTQUEUE_INFO
+#define mb_vq_info virtqueue_info
+#else
 struct mb_vq_info {
 	const char *name;	/* NULL: the queue is not created */
 	vq_callback_t *callback;
 };
+#endif
 
 /* Create the queues whose name is set, numbering them down past absent ones. */
 static inline int mb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
-			      struct virtqueue *vqs[],
-			      const struct mb_vq_info info[])
+			      struct virtqueue *vqs[], struct mb_vq_info info[])
 {
+#ifdef MB_HAVE_VIRTQUEUE_INFO
+	return virtio_find_vqs(vdev, nvqs, vqs, info, NULL);
+#else
 	vq_callback_t *callbacks[8];
 	const char *names[8];
 	unsigned int i;
@@ -35,6 +72,86 @@ static inline int mb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 		names[i] = info[i].name;
 	}
 	return virtio_find_vqs(vdev, nvqs, vqs, callbacks, names, NULL);
+#endif
+}
+
+/* ---- the driver structure ------------------------------------------------ */
+
+#ifdef MB_HAVE_VIRTIO_DRIVER_OWNER
+#define MB_DRIVER_OWNER
+#else
+#define MB_DRIVER_OWNER		.driver.owner = THIS_MODULE,
+#endif
+
+/* ---- balloon page bookkeeping -------------------------------------------- */
+
+/*
+ * @managed: whether balloon pages leave the managed page count (MemTotal);
+ * fixed once features are negotiated.
+ */
+static inline void mb_balloon_init(struct balloon_dev_info *b, bool managed)
+{
+	balloon_devinfo_init(b);
+#ifdef MB_HAVE_BALLOON_CORE
+	b->adjust_managed_page_count = managed;
+#endif
+}
+
+/* Move pages the host acknowledged into the balloon (and out of MemTotal). */
+static inline void mb_balloon_enqueue(struct balloon_dev_info *b,
+				      struct list_head *pages, bool managed)
+{
+#ifndef MB_HAVE_BALLOON_CORE
+	struct page *page;
+
+	if (managed)
+		list_for_each_entry(page, pages, lru)
+			adjust_managed_page_count(page, -1);
+#endif
+	balloon_page_list_enqueue(b, pages);
+}
+
+/* Take up to @n pages out of the balloon (and back into MemTotal). */
+static inline size_t mb_balloon_dequeue(struct balloon_dev_info *b,
+					struct list_head *pages, size_t n,
+					bool managed)
+{
+	size_t got = balloon_page_list_dequeue(b, pages, n);
+#ifndef MB_HAVE_BALLOON_CORE
+	struct page *page;
+
+	if (managed)
+		list_for_each_entry(page, pages, lru)
+			adjust_managed_page_count(page, 1);
+#endif
+	return got;
+}
+
+/*
+ * Compaction moved a balloon page: once the host knows, @newpage replaces
+ * @page in the balloon and @page goes back to the allocator.  Called with
+ * the driver's lock held; the 7.x core does this itself after we return.
+ */
+static inline void mb_balloon_migrated(struct balloon_dev_info *b,
+				       struct page *newpage, struct page *page,
+				       bool managed)
+{
+#ifndef MB_HAVE_BALLOON_CORE
+	unsigned long flags;
+
+	get_page(newpage);	/* the balloon's reference */
+	if (managed && page_zone(page) != page_zone(newpage)) {
+		adjust_managed_page_count(page, 1);
+		adjust_managed_page_count(newpage, -1);
+	}
+	spin_lock_irqsave(&b->pages_lock, flags);
+	balloon_page_insert(b, newpage);
+	b->isolated_pages--;
+	__count_vm_event(BALLOON_MIGRATE);
+	spin_unlock_irqrestore(&b->pages_lock, flags);
+	balloon_page_finalize(page);
+	put_page(page);		/* the balloon's reference */
+#endif
 }
 
 #endif /* _MEMBALLOON_COMPAT_H */

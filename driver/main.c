@@ -119,7 +119,7 @@ static int mb_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&mb->acked);
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
-	balloon_devinfo_init(&mb->b_dev_info);
+	mb_balloon_init(&mb->b_dev_info, mb_counts_managed(mb));
 	mb_migrate_init(mb);
 	mb->ram_pages = totalram_pages();
 	mb->backoff_ms = MB_BACKOFF_MIN_MS;
@@ -193,7 +193,7 @@ static struct virtio_driver mb_driver = {
 	.feature_table = mb_features,
 	.feature_table_size = ARRAY_SIZE(mb_features),
 	.driver.name = KBUILD_MODNAME,
-	.driver.owner = THIS_MODULE,
+	MB_DRIVER_OWNER
 	.id_table = mb_id_table,
 	.validate = mb_validate,
 	.probe = mb_probe,

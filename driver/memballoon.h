@@ -10,7 +10,6 @@
 #ifndef _MEMBALLOON_H
 #define _MEMBALLOON_H
 
-#include <linux/balloon_compaction.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>

@@ -20,7 +20,6 @@ static int mb_migratepage(struct balloon_dev_info *b_dev_info,
 {
 	struct memballoon *mb = container_of(b_dev_info, struct memballoon,
 					     b_dev_info);
-	unsigned long flags;
 	unsigned int n;
 
 	/*
@@ -30,29 +29,15 @@ static int mb_migratepage(struct balloon_dev_info *b_dev_info,
 	if (!mutex_trylock(&mb->lock))
 		return -EAGAIN;
 
-	get_page(newpage);	/* the balloon's reference */
-	if (mb_counts_managed(mb) &&
-	    page_zone(page) != page_zone(newpage)) {
-		adjust_managed_page_count(page, 1);
-		adjust_managed_page_count(newpage, -1);
-	}
-
-	spin_lock_irqsave(&b_dev_info->pages_lock, flags);
-	balloon_page_insert(b_dev_info, newpage);
-	b_dev_info->isolated_pages--;
-	__count_vm_event(BALLOON_MIGRATE);
-	spin_unlock_irqrestore(&b_dev_info->pages_lock, flags);
-
 	n = mb_page_to_pfns(mb, 0, newpage);
 	mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
 	n = mb_page_to_pfns(mb, 0, page);
 	mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
 	mb->counters.migrated += n;
 
-	balloon_page_finalize(page);
-	put_page(page);		/* the balloon's reference */
+	mb_balloon_migrated(b_dev_info, newpage, page, mb_counts_managed(mb));
 	mutex_unlock(&mb->lock);
-	return MIGRATEPAGE_SUCCESS;
+	return 0;	/* MIGRATEPAGE_SUCCESS, which 7.x dropped */
 }
 
 void mb_migrate_init(struct memballoon *mb)

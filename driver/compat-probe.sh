@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Print -D flags describing the kernel API found in the headers under $1
+# (the kernel source or header tree, kbuild's $(srctree)).  Kbuild calls
+# this for every build; compat.h turns the flags into one code path.
+# Each test asks the headers themselves: distribution kernels backport API
+# changes, so a version number would lie.
+set -u
+src=${1:?usage: compat-probe.sh SRCTREE}
+inc=$src/include/linux
+
+has() {	# has FILE PATTERN
+	[ -f "$inc/$1" ] && grep -q -- "$2" "$inc/$1"
+}
+
+# 6.11: virtio_find_vqs() takes struct virtqueue_info.
+has virtio_config.h "struct virtqueue_info" && echo -DMB_HAVE_VIRTQUEUE_INFO
+# 7.x: <linux/balloon.h>; the core owns the page list lock, does the
+# managed-page accounting and inserts migrated pages itself.
+[ -f "$inc/balloon.h" ] && echo -DMB_HAVE_BALLOON_CORE
+# Newer kernels: the virtio core sets driver.owner itself (__register_virtio_driver).
+has virtio.h "__register_virtio_driver" && echo -DMB_HAVE_VIRTIO_DRIVER_OWNER
+exit 0
