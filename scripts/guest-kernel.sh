@@ -32,28 +32,30 @@ resolve_kver() {
 		sed 's/-unsigned$//' | head -n1
 }
 
-KVER=$(resolve_kver || true)
-if [ -z "$KVER" ]; then
-	apt_update
+# Sets KVER and everything derived from it.
+setup_names() {
 	KVER=$(resolve_kver || true)
+	[ -n "$KVER" ] || return 1
+	# 6.1.0-56-amd64 -> base 6.1.0-56, flavour amd64 (or rt-amd64, cloud-amd64)
+	BASE=$(echo "$KVER" | cut -d- -f1-2)
+	FLAVOUR=${KVER#"$BASE"-}
+	case "$FLAVOUR" in
+	rt-*) COMMON="linux-headers-$BASE-common-rt" ;;
+	*) COMMON="linux-headers-$BASE-common" ;;
+	esac
+	MAJMIN=$(echo "$KVER" | cut -d. -f1-2)
+	PKGS="linux-image-$KVER linux-headers-$KVER $COMMON linux-kbuild-$MAJMIN"
+	DIR=$CACHE/kernels/$KVER
+	ROOT=$DIR/root
+	KDIR=$ROOT/usr/src/linux-headers-$KVER
+	VMLINUZ=$ROOT/boot/vmlinuz-$KVER
+	MODDIR=$ROOT/lib/modules/$KVER
+}
+
+if ! setup_names; then
+	apt_update
+	setup_names || { log "cannot resolve the kernel version from $META"; exit 1; }
 fi
-[ -n "$KVER" ] || { log "cannot resolve the kernel version from $META"; exit 1; }
-
-# 6.1.0-56-amd64 -> base 6.1.0-56, flavour amd64; 6.1.0-56-rt-amd64 -> flavour rt-amd64
-BASE=$(echo "$KVER" | cut -d- -f1-2)
-FLAVOUR=${KVER#"$BASE"-}
-case "$FLAVOUR" in
-rt-*) COMMON="linux-headers-$BASE-common-rt" ;;
-*) COMMON="linux-headers-$BASE-common" ;;
-esac
-MAJMIN=$(echo "$KVER" | cut -d. -f1-2)
-PKGS="linux-image-$KVER linux-headers-$KVER $COMMON linux-kbuild-$MAJMIN"
-
-DIR=$CACHE/kernels/$KVER
-ROOT=$DIR/root
-KDIR=$ROOT/usr/src/linux-headers-$KVER
-VMLINUZ=$ROOT/boot/vmlinuz-$KVER
-MODDIR=$ROOT/lib/modules/$KVER
 
 print_env() {
 	echo "KVER=$KVER"
@@ -73,14 +75,24 @@ exec 9>"$DIR/.lock"
 if command -v flock >/dev/null 2>&1; then flock 9; fi
 if [ -f "$DIR/stamp" ]; then print_env; exit 0; fi
 
-log "fetching $PKGS"
-rm -rf "$DIR/debs" "$ROOT"
-mkdir -p "$DIR/debs" "$ROOT"
-# shellcheck disable=SC2086
-if ! (cd "$DIR/debs" && apt-get download -q $PKGS >&2); then
-	apt_update
+# As root, apt would drop to _apt for the download and warn that it cannot
+# write into this directory: download as root instead.
+APTOPT=
+[ "$(id -u)" -eq 0 ] && APTOPT="-o APT::Sandbox::User=root"
+download() {
+	log "fetching $PKGS"
+	rm -rf "$DIR/debs" "$ROOT"
+	mkdir -p "$DIR/debs" "$ROOT"
 	# shellcheck disable=SC2086
-	(cd "$DIR/debs" && apt-get download -q $PKGS >&2)
+	(cd "$DIR/debs" && apt-get download -q $APTOPT $PKGS >&2)
+}
+if ! download; then
+	# Lists missing or stale (an old ABI is gone from the archive): refresh,
+	# resolve the version again and retry.
+	apt_update
+	setup_names || { log "cannot resolve the kernel version from $META"; exit 1; }
+	mkdir -p "$DIR"
+	download
 fi
 
 for deb in "$DIR"/debs/*.deb; do
