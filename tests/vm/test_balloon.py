@@ -290,3 +290,31 @@ def t_takeover(ctx):
     # the new driver must pick up the standing 1 GiB target
     ctx.set_target(vm, 1024, timeout=60)
     inflate_deflate_body(ctx, vm)
+
+
+@test("hotunplug", timeout=300)
+def t_hotunplug(ctx):
+    """device_del with an inflated balloon gives every page back; device_add
+    of a new balloon binds the (still loaded) driver, which then works."""
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    mi0 = vm.meminfo()
+    ctx.set_target(vm, 1024)
+    t0 = time.monotonic()
+    vm.qmp.device_del("balloon0")
+    vm.qmp.wait_event("DEVICE_DELETED", timeout=60,
+                      pred=lambda d: d.get("device") == "balloon0")
+    t_del = time.monotonic() - t0
+    check(not ctx.bound_devices(vm), "a device is still bound after device_del")
+    mi1 = vm.meminfo()
+    ctx.log("MemTotal %d -> %d, MemFree %d -> %d" % (mi0["MemTotal"], mi1["MemTotal"],
+                                                      mi0["MemFree"], mi1["MemFree"]))
+    check(abs(mi1["MemTotal"] - mi0["MemTotal"]) <= 1024,
+          "MemTotal %d KiB after unplug, %d before inflating" % (mi1["MemTotal"], mi0["MemTotal"]))
+    check(abs(mi1["MemFree"] - mi0["MemFree"]) <= 0.03 * mi0["MemFree"],
+          "MemFree %d KiB after unplug, %d before inflating" % (mi1["MemFree"], mi0["MemFree"]))
+    vm.qmp.device_add("virtio-balloon-pci", id="balloon0")
+    ctx.wait_bound(vm, ctx.driver, timeout=60)
+    dt = ctx.set_target(vm, 1536)
+    ctx.set_target(vm, RAM_MIB)
+    ctx.note("unplug with 1GiB balloon %.1fs, replug+512MiB %.1fs" % (t_del, dt))
