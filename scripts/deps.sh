@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="gcc make libc6-dev libelf-dev bc flex bison kmod
-      python3 cpio xz-utils zstd busybox-static qemu-system-x86"
+      python3 perl cpio xz-utils zstd busybox-static qemu-system-x86"
 PKGS="$PKGS $*"
 
 missing=""
