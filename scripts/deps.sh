@@ -4,7 +4,8 @@
 # Usage: scripts/deps.sh [extra-package ...]
 set -eu
 
-PKGS="gcc make libc6-dev libelf-dev bc flex bison kmod
+# gcc-12 and libssl3: what the dpkg -x unpacked linux-headers/linux-kbuild need.
+PKGS="gcc gcc-12 make libc6-dev libelf-dev libssl3 bc flex bison kmod
       python3 perl cpio xz-utils zstd busybox-static qemu-system-x86"
 PKGS="$PKGS $*"
 
