@@ -121,6 +121,7 @@ def main():
     def on_term(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)

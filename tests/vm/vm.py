@@ -46,6 +46,16 @@ def _pdeathsig():
         pass
 
 
+def _remove_stale_tmpdirs():
+    """Remove temp dirs left by harness processes that were SIGKILLed."""
+    base = tempfile.gettempdir()
+    for d in os.listdir(base):
+        parts = d.split("-")
+        if len(parts) >= 3 and parts[0] == "mbvm" and parts[1].isdigit():
+            if not os.path.exists("/proc/%s" % parts[1]):
+                shutil.rmtree(os.path.join(base, d), ignore_errors=True)
+
+
 class AgentError(Exception):
     pass
 
@@ -76,7 +86,8 @@ class VM:
 
     # -- lifecycle -----------------------------------------------------------
     def start(self):
-        self.tmp = tempfile.mkdtemp(prefix="mbvm-")
+        _remove_stale_tmpdirs()
+        self.tmp = tempfile.mkdtemp(prefix="mbvm-%d-" % os.getpid())
         qmp_sock = os.path.join(self.tmp, "qmp.sock")
         agent_sock = os.path.join(self.tmp, "agent.sock")
         self.console_path = os.path.join(self.tmp, "console.log")
@@ -102,8 +113,22 @@ class VM:
                                      preexec_fn=_pdeathsig)
         _live.add(self)
         try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(qmp_sock):
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise AgentError("QEMU did not create its QMP socket\n" + self.qemu_output())
+                time.sleep(0.02)
             self.qmp = QMP(qmp_sock, timeout=30)
             self._agent_connect(agent_sock, t0 + self.boot_timeout)
+        except Exception as e:
+            time.sleep(0.2)
+            dead = self.proc.poll() is not None
+            out = self.qemu_output()
+            self.close()
+            if dead and not isinstance(e, AgentError):
+                raise AgentError("QEMU exited (rc=%s): %s" % (self.proc.returncode, out.strip()))
+            raise
         except BaseException:
             self.close()
             raise
