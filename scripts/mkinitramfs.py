@@ -5,6 +5,7 @@ Contents:
   /bin/busybox + applet symlinks (from busybox-static)
   /init, /usr/lib/mb/agent.sh            (tests/agent/)
   /usr/bin/mbtool                        (tests/agent/mbtool.c, built static)
+  /usr/bin/mbnl                          (tests/agent/mbnl.c: memballoon netlink client)
   /usr/bin/takeover.sh                   (scripts/takeover.sh)
   /lib/modules/kernel/*.ko               virtio transport modules (+ deps) and
                                          the in-tree virtio_balloon.ko, decompressed
@@ -142,8 +143,8 @@ def resolve(names, deps, builtin, required):
     return order
 
 
-def build_mbtool(out):
-    src = os.path.join(REPO, "tests", "agent", "mbtool.c")
+def build_mbtool(out, name="mbtool"):
+    src = os.path.join(REPO, "tests", "agent", name + ".c")
     subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
                     "-o", out, src], check=True)
 
@@ -185,6 +186,9 @@ def main():
             mbtool = os.path.join(td, "mbtool")
             build_mbtool(mbtool)
         c.file("usr/bin/mbtool", open(mbtool, "rb").read(), 0o755)
+        mbnl = os.path.join(td, "mbnl")
+        build_mbtool(mbnl, "mbnl")
+        c.file("usr/bin/mbnl", open(mbnl, "rb").read(), 0o755)
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
 
     boot = resolve(BOOT_MODULES, deps, builtin, required=True)

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mbnl - talk to the memballoon generic netlink family from the test guest,
+ * with nothing but raw netlink sockets (the guest has no libnl).
+ *
+ *   mbnl [-u UID] dump                 one line per device
+ *   mbnl [-u UID] get ID
+ *   mbnl [-u UID] floor ID PAGES       DEV_SET floor (4 KiB pages)
+ *   mbnl [-u UID] release ID PAGES     DEV_RELEASE
+ *   mbnl listen SECONDS [COUNT]        print events until SECONDS or COUNT
+ *   mbnl fuzz COUNT SEED               send malformed requests, expect errors
+ *
+ * -u drops to UID before talking (the unprivileged-caller tests).
+ * Errors print "error: <errno> <strerror>: <extack message>" and exit 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../include/uapi/linux/memballoon.h"
+
+#define BUF_SIZE 65536
+
+static int sock;
+static uint16_t family_id;
+static uint32_t events_group;
+static uint32_t seq = 1;
+
+static const char *const attr_names[MEMBALLOON_A_DEV_MAX + 1] = {
+	[MEMBALLOON_A_DEV_ID] = "id",
+	[MEMBALLOON_A_DEV_NAME] = "name",
+	[MEMBALLOON_A_DEV_FEATURES] = "features",
+	[MEMBALLOON_A_DEV_RAM_PAGES] = "ram",
+	[MEMBALLOON_A_DEV_TARGET_PAGES] = "target",
+	[MEMBALLOON_A_DEV_ACTUAL_PAGES] = "actual",
+	[MEMBALLOON_A_DEV_FLOOR_PAGES] = "floor",
+	[MEMBALLOON_A_DEV_RESERVE_PAGES] = "reserve",
+	[MEMBALLOON_A_DEV_INFLATED] = "inflated",
+	[MEMBALLOON_A_DEV_DEFLATED] = "deflated",
+	[MEMBALLOON_A_DEV_ALLOC_FAILURES] = "alloc_failures",
+	[MEMBALLOON_A_DEV_OOM_DEFLATES] = "oom_deflates",
+	[MEMBALLOON_A_DEV_OOM_PAGES] = "oom_pages",
+	[MEMBALLOON_A_DEV_REPORTED_PAGES] = "reported",
+	[MEMBALLOON_A_DEV_HINTED_PAGES] = "hinted",
+	[MEMBALLOON_A_DEV_STATS_REQUESTS] = "stats_requests",
+	[MEMBALLOON_A_DEV_MIGRATED] = "migrated",
+	[MEMBALLOON_A_DEV_EVENT] = "event",
+};
+
+static const char *const event_names[MEMBALLOON_EVENT_MAX + 1] = {
+	[MEMBALLOON_EVENT_DEVICE_ADDED] = "device-added",
+	[MEMBALLOON_EVENT_DEVICE_REMOVED] = "device-removed",
+	[MEMBALLOON_EVENT_TARGET_CHANGED] = "target-changed",
+	[MEMBALLOON_EVENT_ACTUAL_CHANGED] = "actual-changed",
+	[MEMBALLOON_EVENT_ALLOC_FAILURE] = "alloc-failure",
+	[MEMBALLOON_EVENT_OOM_DEFLATE] = "oom-deflate",
+	[MEMBALLOON_EVENT_STATS_REQUESTED] = "stats-requested",
+	[MEMBALLOON_EVENT_RELEASED] = "released",
+	[MEMBALLOON_EVENT_FLOOR_CHANGED] = "floor-changed",
+	[MEMBALLOON_EVENT_TARGET_REACHED] = "target-reached",
+};
+
+struct req {
+	struct nlmsghdr nlh;
+	struct genlmsghdr genl;
+	char attrs[1024];
+};
+
+static void die(const char *what)
+{
+	fprintf(stderr, "mbnl: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void put_attr(struct req *r, uint16_t type, const void *data,
+		     uint16_t len)
+{
+	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->nlh.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	r->nlh.nlmsg_len = NLMSG_ALIGN(r->nlh.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+static void init_req(struct req *r, uint16_t type, uint16_t flags, uint8_t cmd)
+{
+	memset(r, 0, sizeof(*r));
+	r->nlh.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r->nlh.nlmsg_type = type;
+	r->nlh.nlmsg_flags = NLM_F_REQUEST | flags;
+	r->nlh.nlmsg_seq = seq++;
+	r->genl.cmd = cmd;
+	r->genl.version = 1;
+}
+
+static void send_req(struct req *r)
+{
+	if (send(sock, r, r->nlh.nlmsg_len, 0) < 0)
+		die("send");
+}
+
+/* The extack message of an error, if the kernel attached one. */
+static const char *extack_msg(struct nlmsghdr *h)
+{
+	struct nlmsgerr *e = NLMSG_DATA(h);
+	size_t off = sizeof(*e);
+	struct nlattr *a;
+
+	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
+		return "";
+	if (!(h->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	for (a = (struct nlattr *)((char *)e + off);
+	     (char *)a + NLA_HDRLEN <= (char *)h + h->nlmsg_len && a->nla_len >= NLA_HDRLEN;
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+		if (a->nla_type == NLMSGERR_ATTR_MSG)
+			return (char *)a + NLA_HDRLEN;
+	return "";
+}
+
+typedef void (*msg_fn)(struct nlmsghdr *h);
+
+/* Read replies to the last request until DONE or an ACK/error; returns -errno or 0. */
+static int recv_replies(msg_fn fn, int quiet)
+{
+	static char buf[BUF_SIZE];
+	struct nlmsghdr *h;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(sock, buf, sizeof(buf), 0);
+		if (n < 0)
+			die("recv");
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				if (e->error && !quiet)
+					printf("error: %d %s: %s\n", -e->error,
+					       strerror(-e->error), extack_msg(h));
+				return e->error;
+			}
+			if (fn)
+				fn(h);
+		}
+	}
+}
+
+static void print_dev(struct nlmsghdr *h)
+{
+	struct genlmsghdr *g = NLMSG_DATA(h);
+	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
+	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	const char *sep = "";
+
+	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		int t = a->nla_type & NLA_TYPE_MASK;
+		void *d = (char *)a + NLA_HDRLEN;
+		int dl = a->nla_len - NLA_HDRLEN;
+
+		if (t > MEMBALLOON_A_DEV_MAX || !attr_names[t])
+			continue;
+		if (t == MEMBALLOON_A_DEV_NAME)
+			printf("%s%s=%.*s", sep, attr_names[t], dl, (char *)d);
+		else if (t == MEMBALLOON_A_DEV_EVENT && dl == 4 &&
+			 *(uint32_t *)d <= MEMBALLOON_EVENT_MAX &&
+			 event_names[*(uint32_t *)d])
+			printf("%s%s=%s", sep, attr_names[t], event_names[*(uint32_t *)d]);
+		else if (dl == 4)
+			printf("%s%s=%u", sep, attr_names[t], *(uint32_t *)d);
+		else if (dl == 8 && t == MEMBALLOON_A_DEV_FEATURES)
+			printf("%s%s=0x%llx", sep, attr_names[t], (unsigned long long)*(uint64_t *)d);
+		else if (dl == 8)
+			printf("%s%s=%llu", sep, attr_names[t], (unsigned long long)*(uint64_t *)d);
+		sep = " ";
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+static void parse_family(struct nlmsghdr *h)
+{
+	struct genlmsghdr *g = NLMSG_DATA(h);
+	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
+	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+
+	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			family_id = *(uint16_t *)((char *)a + NLA_HDRLEN);
+		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_MCAST_GROUPS) {
+			/* nested: [ {NAME, ID}, ... ] */
+			struct nlattr *grp = (struct nlattr *)((char *)a + NLA_HDRLEN);
+			int glen = a->nla_len - NLA_HDRLEN;
+
+			for (; glen >= NLA_HDRLEN && grp->nla_len >= NLA_HDRLEN;
+			     glen -= NLA_ALIGN(grp->nla_len),
+			     grp = (struct nlattr *)((char *)grp + NLA_ALIGN(grp->nla_len))) {
+				struct nlattr *f = (struct nlattr *)((char *)grp + NLA_HDRLEN);
+				int flen = grp->nla_len - NLA_HDRLEN;
+				uint32_t id = 0;
+				int match = 0;
+
+				for (; flen >= NLA_HDRLEN && f->nla_len >= NLA_HDRLEN;
+				     flen -= NLA_ALIGN(f->nla_len),
+				     f = (struct nlattr *)((char *)f + NLA_ALIGN(f->nla_len))) {
+					if (f->nla_type == CTRL_ATTR_MCAST_GRP_ID)
+						id = *(uint32_t *)((char *)f + NLA_HDRLEN);
+					if (f->nla_type == CTRL_ATTR_MCAST_GRP_NAME &&
+					    !strcmp((char *)f + NLA_HDRLEN, MEMBALLOON_MCGRP_EVENTS))
+						match = 1;
+				}
+				if (match)
+					events_group = id;
+			}
+		}
+	}
+}
+
+static void resolve_family(void)
+{
+	struct req r;
+
+	init_req(&r, GENL_ID_CTRL, NLM_F_ACK, CTRL_CMD_GETFAMILY);
+	put_attr(&r, CTRL_ATTR_FAMILY_NAME, MEMBALLOON_FAMILY_NAME,
+		 sizeof(MEMBALLOON_FAMILY_NAME));
+	send_req(&r);
+	if (recv_replies(parse_family, 1) || !family_id) {
+		printf("error: family %s not found (is memballoon loaded?)\n",
+		       MEMBALLOON_FAMILY_NAME);
+		exit(1);
+	}
+}
+
+static uint32_t arg_u32(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	if (*s == '\0' || *end != '\0') {
+		fprintf(stderr, "mbnl: bad number '%s'\n", s);
+		exit(2);
+	}
+	return (uint32_t)v;
+}
+
+static int do_request(uint8_t cmd, uint16_t flags, int argc, char **argv)
+{
+	struct req r;
+	uint32_t id;
+	uint64_t floor;
+	uint32_t pages;
+
+	init_req(&r, family_id, flags | NLM_F_ACK, cmd);
+	if (argc > 0) {
+		id = arg_u32(argv[0]);
+		put_attr(&r, MEMBALLOON_A_DEV_ID, &id, 4);
+	}
+	if (cmd == MEMBALLOON_CMD_DEV_SET && argc > 1) {
+		floor = arg_u32(argv[1]);
+		put_attr(&r, MEMBALLOON_A_DEV_FLOOR_PAGES, &floor, 8);
+	}
+	if (cmd == MEMBALLOON_CMD_DEV_RELEASE && argc > 1) {
+		pages = arg_u32(argv[1]);
+		put_attr(&r, MEMBALLOON_A_DEV_RELEASE_PAGES, &pages, 4);
+	}
+	send_req(&r);
+	return recv_replies(print_dev, 0) ? 1 : 0;
+}
+
+static int do_listen(int seconds, int count)
+{
+	static char buf[BUF_SIZE];
+	struct timespec t0, t;
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	struct nlmsghdr *h;
+	ssize_t n;
+	int seen = 0;
+
+	if (setsockopt(sock, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &events_group,
+		       sizeof(events_group)) < 0)
+		die("join events group");
+	printf("listening\n");
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!count || seen < count) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = seconds * 1000L - ((t.tv_sec - t0.tv_sec) * 1000L +
+					       (t.tv_nsec - t0.tv_nsec) / 1000000L);
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		n = recv(sock, buf, sizeof(buf), 0);
+		if (n < 0)
+			die("recv");
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type != family_id)
+				continue;
+			clock_gettime(CLOCK_REALTIME, &t);
+			printf("t=%ld.%03ld ", (long)t.tv_sec, t.tv_nsec / 1000000L);
+			print_dev(h);
+			seen++;
+		}
+	}
+	return 0;
+}
+
+/* Malformed and random requests: every one must get an error or a reply. */
+static int do_fuzz(unsigned long count, unsigned int seed)
+{
+	unsigned long i, errors = 0, ok = 0;
+	struct req r;
+
+	srandom(seed);
+	for (i = 0; i < count; i++) {
+		int nattrs = random() % 5, k, res;
+
+		init_req(&r, family_id, NLM_F_ACK | ((random() % 4 == 0) ? NLM_F_DUMP : 0),
+			 random() % 8);
+		r.genl.version = random() % 3;
+		if (random() % 8 == 0)
+			r.genl.reserved = random();
+		for (k = 0; k < nattrs; k++) {
+			unsigned char data[64];
+			uint16_t len = random() % sizeof(data);
+			uint16_t type = random() % (MEMBALLOON_A_DEV_MAX + 3);
+			int b;
+
+			for (b = 0; b < (int)sizeof(data); b++)
+				data[b] = random();
+			if (type == MEMBALLOON_A_DEV_ID && random() % 2) {
+				/* a plausible ID, so some requests reach a device */
+				len = 4;
+				memset(data, 0, 4);
+				data[0] = random() % 8;
+			}
+			put_attr(&r, type, data, len);
+		}
+		if (random() % 10 == 0)	/* truncate the last attribute */
+			r.nlh.nlmsg_len -= random() % 8;
+		send_req(&r);
+		res = recv_replies(NULL, 1);
+		if (res)
+			errors++;
+		else
+			ok++;
+	}
+	printf("fuzz: %lu requests, %lu errors, %lu accepted\n", count, errors, ok);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct timeval tmo = { .tv_sec = 10 };
+	int one = 1, opt;
+	long uid = -1;
+
+	while ((opt = getopt(argc, argv, "u:")) != -1) {
+		if (opt == 'u')
+			uid = strtol(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		fprintf(stderr, "usage: mbnl [-u UID] dump|get|floor|release|listen|fuzz ...\n");
+		return 2;
+	}
+
+	if (uid >= 0 && (setgid(uid) || setuid(uid)))
+		die("setuid");
+	sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (sock < 0)
+		die("socket");
+	/* Never hang: every request asks for an ACK. */
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	if (bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("bind");
+	setsockopt(sock, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(sock, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	resolve_family();
+
+	if (!strcmp(argv[0], "dump"))
+		return do_request(MEMBALLOON_CMD_DEV_GET, NLM_F_DUMP, 0, NULL);
+	if (!strcmp(argv[0], "get") && argc == 2)
+		return do_request(MEMBALLOON_CMD_DEV_GET, 0, 1, argv + 1);
+	if (!strcmp(argv[0], "floor") && argc == 3)
+		return do_request(MEMBALLOON_CMD_DEV_SET, 0, 2, argv + 1);
+	if (!strcmp(argv[0], "release") && argc == 3)
+		return do_request(MEMBALLOON_CMD_DEV_RELEASE, 0, 2, argv + 1);
+	if (!strcmp(argv[0], "listen") && argc >= 2)
+		return do_listen(arg_u32(argv[1]), argc > 2 ? arg_u32(argv[2]) : 0);
+	if (!strcmp(argv[0], "fuzz") && argc == 3)
+		return do_fuzz(arg_u32(argv[1]), arg_u32(argv[2]));
+	fprintf(stderr, "mbnl: bad command\n");
+	return 2;
+}
