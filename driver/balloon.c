@@ -24,6 +24,8 @@
 #include <linux/moduleparam.h>
 #include <linux/scatterlist.h>
 
+#include <uapi/linux/memballoon.h>
+
 #include "memballoon.h"
 
 static unsigned int reserve_mib;
@@ -217,21 +219,52 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 }
 
 /* Called when the balloon could not grow: log once, retry later. */
-static unsigned long mb_inflate_stuck(struct memballoon *mb, u32 target)
+static unsigned long mb_inflate_stuck(struct memballoon *mb, u32 target,
+				      const char *why)
 {
 	unsigned long delay = msecs_to_jiffies(mb->backoff_ms);
 
 	mb->counters.alloc_failures++;
 	if (!mb->stuck_logged) {
 		dev_info(&mb->vdev->dev,
-			 "balloon held at %u of %u pages: guest has %lu MiB available, reserve %lu MiB; retrying\n",
-			 mb->num_pages, target,
+			 "balloon held at %u of %u pages: %s (%lu MiB available, reserve %lu MiB); retrying\n",
+			 mb->num_pages, target, why,
 			 si_mem_available() >> (20 - PAGE_SHIFT),
 			 mb_reserve_pages(mb) >> (20 - PAGE_SHIFT));
 		mb->stuck_logged = true;
+		mb_nl_notify(mb, MEMBALLOON_EVENT_ALLOC_FAILURE);
 	}
 	mb->backoff_ms = min(mb->backoff_ms * 2, MB_BACKOFF_MAX_MS);
 	return delay;
+}
+
+/* 4 KiB pages the balloon may still grow by without crossing the floor. */
+static u64 mb_floor_room(struct memballoon *mb)
+{
+	u64 ram = (u64)mb->ram_pages * MB_PFNS_PER_PAGE;
+	u64 floor = READ_ONCE(mb->floor_pages);
+
+	if (!floor)
+		return U64_MAX;
+	if (floor + mb->num_pages >= ram)
+		return 0;
+	return ram - floor - mb->num_pages;
+}
+
+/* Grow towards @diff more 4 KiB pages; returns the delay before the next pass. */
+static unsigned long mb_resize_up(struct memballoon *mb, u32 target, u64 diff)
+{
+	unsigned long hold = READ_ONCE(mb->hold_until);
+	u64 room = mb_floor_room(mb);
+
+	if (hold && time_before(jiffies, hold))
+		return hold - jiffies;
+	if (!room)
+		return mb_inflate_stuck(mb, target, "inflation floor reached");
+	if (!mb_inflate(mb, min(diff, room) / MB_PFNS_PER_PAGE))
+		return mb_inflate_stuck(mb, target, "guest memory is short");
+	mb->backoff_ms = MB_BACKOFF_MIN_MS;
+	return 0;
 }
 
 void mb_resize_work(struct work_struct *work)
@@ -243,28 +276,95 @@ void mb_resize_work(struct work_struct *work)
 	s64 diff;
 
 	if (target != mb->last_target) {
-		/* A new target: forget the last one's failures. */
-		mb->last_target = target;
+		/* A new target: forget the last one's failures and holds. */
+		WRITE_ONCE(mb->last_target, target);
+		WRITE_ONCE(mb->hold_until, 0);
 		mb->backoff_ms = MB_BACKOFF_MIN_MS;
 		mb->stuck_logged = false;
 		mb->try_high_order = true;
+		mb_nl_notify(mb, MEMBALLOON_EVENT_TARGET_CHANGED);
 	}
 
-	/* num_pages only changes under this work or migration (which keeps it). */
-	diff = (s64)target - mb->num_pages;
+	/* num_pages only changes under this work or a release. */
+	diff = (s64)target - READ_ONCE(mb->num_pages);
 	if (diff > 0) {
-		if (mb_inflate(mb, diff / MB_PFNS_PER_PAGE))
-			mb->backoff_ms = MB_BACKOFF_MIN_MS;
-		else
-			delay = mb_inflate_stuck(mb, target);
+		delay = mb_resize_up(mb, target, diff);
 	} else if (diff < 0) {
 		/* Nothing dequeued: pages are being migrated, try again soon. */
 		if (!mb_deflate(mb, -diff / MB_PFNS_PER_PAGE))
 			delay = 1;
 	}
 
-	if (diff)
-		mb_queue_resize(mb, delay);
+	if (READ_ONCE(mb->num_pages) == target) {
+		if (diff)
+			mb_nl_notify(mb, MEMBALLOON_EVENT_TARGET_REACHED);
+		return;
+	}
+	if (!delay && time_after_eq(jiffies, mb->ntf_actual_next)) {
+		mb->ntf_actual_next = jiffies + HZ / 2;
+		mb_nl_notify(mb, MEMBALLOON_EVENT_ACTUAL_CHANGED);
+	}
+	mb_queue_resize(mb, delay);
+}
+
+/* How long inflation waits after a release, unless the host sets a new target. */
+static unsigned int release_holdoff_s = 30;
+module_param(release_holdoff_s, uint, 0644);
+MODULE_PARM_DESC(release_holdoff_s,
+		 "Seconds the balloon does not re-inflate after an OOM or admin release (default 30)");
+
+/*
+ * Give up to @pages 4 KiB pages back to the guest now (DEFLATE_ON_OOM
+ * only), telling the host first, and hold inflation off for a while so the
+ * balloon does not take them straight back.  Returns the pages released.
+ */
+unsigned long mb_release(struct memballoon *mb, unsigned long pages,
+			 u32 event)
+{
+	unsigned long done = 0;
+	unsigned int n;
+
+	WRITE_ONCE(mb->hold_until,
+		   jiffies + max(1UL, (unsigned long)release_holdoff_s * HZ));
+	while (done < pages && READ_ONCE(mb->num_pages)) {
+		n = mb_deflate(mb, DIV_ROUND_UP(pages - done, MB_PFNS_PER_PAGE));
+		if (!n)
+			break;
+		done += n * MB_PFNS_PER_PAGE;
+	}
+	if (event == MEMBALLOON_EVENT_OOM_DEFLATE) {
+		/* Called with the OOM lock held: no messages built here. */
+		set_bit(event, &mb->pending_events);
+		mb_queue_work(mb, &mb->event_work);
+	} else if (event) {
+		mb_nl_notify(mb, event);
+	}
+	dev_info_ratelimited(&mb->vdev->dev,
+			     "released %lu pages (%lu MiB) of %u held\n", done,
+			     done >> (20 - VIRTIO_BALLOON_PFN_SHIFT),
+			     READ_ONCE(mb->num_pages) + (u32)done);
+	return done;
+}
+
+/* Events raised where no message could be built. */
+void mb_event_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(work, struct memballoon,
+					     event_work);
+	unsigned int event;
+
+	for (event = 1; event <= MEMBALLOON_EVENT_MAX; event++)
+		if (test_and_clear_bit(event, &mb->pending_events))
+			mb_nl_notify(mb, event);
+}
+
+void mb_set_floor(struct memballoon *mb, u64 floor_pages)
+{
+	WRITE_ONCE(mb->floor_pages, floor_pages);
+	dev_info(&mb->vdev->dev, "inflation floor set to %llu MiB\n",
+		 floor_pages >> (20 - VIRTIO_BALLOON_PFN_SHIFT));
+	mb_nl_notify(mb, MEMBALLOON_EVENT_FLOOR_CHANGED);
+	mb_queue_resize(mb, 0);
 }
 
 /* Give every page back (removal, freeze); the device must still work. */

@@ -99,6 +99,17 @@ static void mb_free(struct memballoon *mb)
 	kfree(mb);
 }
 
+/* No work runs or can be queued after this. */
+static void mb_stop_work(struct memballoon *mb)
+{
+	spin_lock_irq(&mb->stop_lock);
+	mb->stop_work = true;
+	spin_unlock_irq(&mb->stop_lock);
+	cancel_delayed_work_sync(&mb->resize_work);
+	cancel_work_sync(&mb->stats_work);
+	cancel_work_sync(&mb->event_work);
+}
+
 static int mb_probe(struct virtio_device *vdev)
 {
 	struct memballoon *mb;
@@ -119,6 +130,7 @@ static int mb_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&mb->acked);
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
+	INIT_WORK(&mb->event_work, mb_event_work);
 	mb_balloon_init(&mb->b_dev_info, mb_counts_managed(mb));
 	mb_migrate_init(mb);
 	mb->ram_pages = totalram_pages();
@@ -141,11 +153,17 @@ static int mb_probe(struct virtio_device *vdev)
 	virtio_device_ready(vdev);
 	if (mb->vqs[MB_VQ_STATS])
 		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
+	err = mb_oom_init(mb);
+	if (err)
+		goto err_stop;
+	mb_nl_add_device(mb);
 	mb_queue_resize(mb, 0);
 	dev_info(&vdev->dev, "memballoon bound: features 0x%llx, reserve %lu MiB\n",
 		 vdev->features, mb_reserve_pages(mb) >> (20 - PAGE_SHIFT));
 	return 0;
 
+err_stop:
+	mb_stop_work(mb);
 err_del_vqs:
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);
@@ -158,11 +176,10 @@ static void mb_remove(struct virtio_device *vdev)
 {
 	struct memballoon *mb = vdev->priv;
 
-	spin_lock_irq(&mb->stop_lock);
-	mb->stop_work = true;
-	spin_unlock_irq(&mb->stop_lock);
-	cancel_delayed_work_sync(&mb->resize_work);
-	cancel_work_sync(&mb->stats_work);
+	/* First nobody can ask for pages any more, then stop the work. */
+	mb_nl_del_device(mb);
+	mb_oom_exit(mb);
+	mb_stop_work(mb);
 
 	mb_deflate_all(mb);
 
@@ -181,6 +198,7 @@ static int mb_validate(struct virtio_device *vdev)
 static unsigned int mb_features[] = {
 	VIRTIO_BALLOON_F_MUST_TELL_HOST,
 	VIRTIO_BALLOON_F_STATS_VQ,
+	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
 };
 
 static const struct virtio_device_id mb_id_table[] = {
@@ -200,7 +218,27 @@ static struct virtio_driver mb_driver = {
 	.remove = mb_remove,
 	.config_changed = mb_config_changed,
 };
-module_virtio_driver(mb_driver);
+
+static int __init mb_init(void)
+{
+	int err;
+
+	err = mb_nl_init();
+	if (err)
+		return err;
+	err = register_virtio_driver(&mb_driver);
+	if (err)
+		mb_nl_exit();
+	return err;
+}
+module_init(mb_init);
+
+static void __exit mb_exit(void)
+{
+	unregister_virtio_driver(&mb_driver);
+	mb_nl_exit();
+}
+module_exit(mb_exit);
 
 MODULE_DESCRIPTION("Virtio memory balloon driver with stats, built for speed and safety");
 MODULE_LICENSE("GPL");

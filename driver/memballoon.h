@@ -10,7 +10,9 @@
 #ifndef _MEMBALLOON_H
 #define _MEMBALLOON_H
 
+#include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_balloon.h>
@@ -57,6 +59,10 @@ struct mb_counters {
 	u64 alloc_failures;	/* inflate passes that got no page or hit the reserve */
 	u64 migrated;		/* balloon pages moved by compaction */
 	u64 stats_requests;	/* stats buffers the host returned to us */
+	u64 oom_deflates;	/* OOM notifier calls that released pages */
+	u64 oom_pages;		/* 4 KiB pages released to the OOM path */
+	u64 reported;		/* 4 KiB free pages reported to the host */
+	u64 hinted;		/* 4 KiB free pages hinted for migration */
 };
 
 struct memballoon {
@@ -87,12 +93,30 @@ struct memballoon {
 	wait_queue_head_t acked;
 	struct mb_counters counters;
 
-	/* Only resize_work touches these. */
+	/*
+	 * After a release (OOM, admin), inflation waits until hold_until
+	 * unless the host sets a new target.  Written under lock.
+	 */
+	unsigned long hold_until;
+	/* Guest size (4 KiB pages) the balloon never inflates below; 0: none. */
+	u64 floor_pages;
+
+	/* Only resize_work writes these (netlink reads them). */
 	u32 last_target;	/* target of the previous pass, to spot changes */
+	unsigned long ntf_actual_next;	/* next ACTUAL_CHANGED event, jiffies */
 	unsigned int backoff_ms;	/* next retry delay when stuck */
 	bool stuck_logged;	/* said once why the target is out of reach */
 	bool try_high_order;	/* cleared when a 2 MiB block was not free */
 	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
+
+	/* On mb_nl_devices (netlink.c), under its lock. */
+	struct list_head nl_node;
+	/* Events raised where no message can be built (OOM path). */
+	struct work_struct event_work;
+	unsigned long pending_events;	/* bit N: event N is pending */
+
+	/* DEFLATE_ON_OOM: releases pages when the guest is out of memory. */
+	struct notifier_block oom_nb;
 
 	/* Stats: exactly one buffer lives in the stats queue. */
 	struct work_struct stats_work;
@@ -130,6 +154,10 @@ unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
 			     struct page *page);
 void mb_resize_work(struct work_struct *work);
 void mb_deflate_all(struct memballoon *mb);
+unsigned long mb_release(struct memballoon *mb, unsigned long pages,
+			 u32 event);
+void mb_set_floor(struct memballoon *mb, u64 floor_pages);
+void mb_event_work(struct work_struct *work);
 unsigned long mb_reserve_pages(struct memballoon *mb);
 
 /* stats.c: the stats queue */
@@ -139,5 +167,16 @@ int mb_stats_init(struct memballoon *mb);
 
 /* migrate.c: balloon compaction */
 void mb_migrate_init(struct memballoon *mb);
+
+/* oom.c: deflate on OOM */
+int mb_oom_init(struct memballoon *mb);
+void mb_oom_exit(struct memballoon *mb);
+
+/* netlink.c: the memballoon generic netlink family */
+int mb_nl_init(void);
+void mb_nl_exit(void);
+void mb_nl_add_device(struct memballoon *mb);
+void mb_nl_del_device(struct memballoon *mb);
+void mb_nl_notify(struct memballoon *mb, u32 event);
 
 #endif /* _MEMBALLOON_H */
