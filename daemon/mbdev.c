@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stddef.h>
+
+#include "mbdev.h"
+#include "linux/memballoon.h"
+
+const char *mb_feature_name(unsigned int bit)
+{
+	static const char *const names[] = {
+		[0] = "MUST_TELL_HOST", [1] = "STATS_VQ", [2] = "DEFLATE_ON_OOM",
+		[3] = "FREE_PAGE_HINT", [4] = "PAGE_POISON", [5] = "REPORTING",
+		/* transport features (virtio spec 6) */
+		[28] = "RING_INDIRECT_DESC", [29] = "RING_EVENT_IDX", [32] = "VERSION_1",
+		[33] = "ACCESS_PLATFORM", [34] = "RING_PACKED", [35] = "IN_ORDER",
+		[36] = "ORDER_PLATFORM", [37] = "SR_IOV", [38] = "NOTIFICATION_DATA",
+		[39] = "NOTIF_CONFIG_DATA", [40] = "RING_RESET",
+	};
+
+	if (bit >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[bit];
+}
+
+const char *mb_event_name(uint32_t event)
+{
+	static const char *const names[] = {
+		[MEMBALLOON_EVENT_DEVICE_ADDED] = "device_added",
+		[MEMBALLOON_EVENT_DEVICE_REMOVED] = "device_removed",
+		[MEMBALLOON_EVENT_TARGET_CHANGED] = "target_changed",
+		[MEMBALLOON_EVENT_ACTUAL_CHANGED] = "actual_changed",
+		[MEMBALLOON_EVENT_ALLOC_FAILURE] = "alloc_failure",
+		[MEMBALLOON_EVENT_OOM_DEFLATE] = "oom_deflate",
+		[MEMBALLOON_EVENT_STATS_REQUESTED] = "stats_requested",
+		[MEMBALLOON_EVENT_RELEASED] = "released",
+		[MEMBALLOON_EVENT_FLOOR_CHANGED] = "floor_changed",
+		[MEMBALLOON_EVENT_TARGET_REACHED] = "target_reached",
+	};
+
+	if (event >= sizeof(names) / sizeof(names[0]) || !names[event])
+		return "unknown";
+	return names[event];
+}

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <linux/genetlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
+#include "linux/memballoon.h"
+#include "mbnl.h"
+
+#define MBNL_EVENT_RCVBUF (1 << 20)
+#define MBNL_REQUEST_TIMEOUT_S 5
+
+/* ---- messages ---------------------------------------------------------- */
+
+static struct nl_msg *msg_new(int family, int flags, uint8_t cmd)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	if (!m)
+		return NULL;
+	if (!genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, flags, cmd,
+			 MEMBALLOON_FAMILY_VERSION)) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * Requests carry u64s unpadded: the kernel reads attributes with memcpy, and
+ * its strict per-command policies would reject a PAD attribute.
+ */
+static int put_u64(struct nl_msg *m, int type, uint64_t v)
+{
+	return nla_put_u64(m, type, v);
+}
+
+struct nl_msg *mbnl_msg_get(int family, bool dump, uint32_t dev_id)
+{
+	/* a doit reply has no end marker of its own: ask for the ACK that follows it */
+	struct nl_msg *m = msg_new(family, dump ? NLM_F_DUMP : NLM_F_ACK, MEMBALLOON_CMD_DEV_GET);
+
+	if (m && !dump && nla_put_u32(m, MEMBALLOON_A_DEV_ID, dev_id) < 0) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct nl_msg *mbnl_msg_set_floor(int family, uint32_t dev_id, uint64_t floor_pages)
+{
+	struct nl_msg *m = msg_new(family, NLM_F_ACK, MEMBALLOON_CMD_DEV_SET);
+
+	if (m && (nla_put_u32(m, MEMBALLOON_A_DEV_ID, dev_id) < 0 ||
+		  put_u64(m, MEMBALLOON_A_DEV_FLOOR_PAGES, floor_pages) < 0)) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct nl_msg *mbnl_msg_release(int family, uint32_t dev_id, uint32_t pages)
+{
+	struct nl_msg *m = msg_new(family, NLM_F_ACK, MEMBALLOON_CMD_DEV_RELEASE);
+
+	if (m && (nla_put_u32(m, MEMBALLOON_A_DEV_ID, dev_id) < 0 ||
+		  nla_put_u32(m, MEMBALLOON_A_DEV_RELEASE_PAGES, pages) < 0)) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static struct nla_policy dev_policy[MEMBALLOON_A_DEV_MAX + 1] = {
+	[MEMBALLOON_A_DEV_ID] = { .type = NLA_U32 },
+	[MEMBALLOON_A_DEV_NAME] = { .type = NLA_STRING, .maxlen = 32 },
+	[MEMBALLOON_A_DEV_FEATURES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_RAM_PAGES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_TARGET_PAGES] = { .type = NLA_U32 },
+	[MEMBALLOON_A_DEV_ACTUAL_PAGES] = { .type = NLA_U32 },
+	[MEMBALLOON_A_DEV_FLOOR_PAGES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_RESERVE_PAGES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_INFLATED] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_DEFLATED] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_ALLOC_FAILURES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_OOM_DEFLATES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_OOM_PAGES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_REPORTED_PAGES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_HINTED_PAGES] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_STATS_REQUESTS] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_MIGRATED] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_RELEASE_PAGES] = { .type = NLA_U32 },
+	[MEMBALLOON_A_DEV_EVENT] = { .type = NLA_U32 },
+};
+
+int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev)
+{
+	static const struct {
+		int attr;
+		size_t off;
+	} u64s[] = {
+#define A(a, f) { MEMBALLOON_A_DEV_##a, offsetof(struct mb_dev, f) }
+		A(FEATURES, features), A(RAM_PAGES, ram_pages), A(FLOOR_PAGES, floor_pages),
+		A(RESERVE_PAGES, reserve_pages), A(INFLATED, inflated), A(DEFLATED, deflated),
+		A(ALLOC_FAILURES, alloc_failures), A(OOM_DEFLATES, oom_deflates),
+		A(OOM_PAGES, oom_pages), A(REPORTED_PAGES, reported_pages),
+		A(HINTED_PAGES, hinted_pages), A(STATS_REQUESTS, stats_requests),
+		A(MIGRATED, migrated),
+#undef A
+	};
+	struct nlattr *tb[MEMBALLOON_A_DEV_MAX + 1];
+
+	memset(dev, 0, sizeof(*dev));
+	if (genlmsg_parse(nlh, 0, tb, MEMBALLOON_A_DEV_MAX, dev_policy) < 0)
+		return -EINVAL;
+	if (!tb[MEMBALLOON_A_DEV_ID])
+		return -EINVAL;
+	for (int a = 0; a <= MEMBALLOON_A_DEV_MAX; a++)
+		if (tb[a])
+			dev->have |= 1ull << a;
+	dev->id = nla_get_u32(tb[MEMBALLOON_A_DEV_ID]);
+	if (tb[MEMBALLOON_A_DEV_NAME])
+		snprintf(dev->name, sizeof(dev->name), "%s",
+			 (const char *)nla_data(tb[MEMBALLOON_A_DEV_NAME]));
+	else
+		snprintf(dev->name, sizeof(dev->name), "virtio%u", dev->id);
+	if (tb[MEMBALLOON_A_DEV_TARGET_PAGES])
+		dev->target_pages = nla_get_u32(tb[MEMBALLOON_A_DEV_TARGET_PAGES]);
+	if (tb[MEMBALLOON_A_DEV_ACTUAL_PAGES])
+		dev->actual_pages = nla_get_u32(tb[MEMBALLOON_A_DEV_ACTUAL_PAGES]);
+	if (tb[MEMBALLOON_A_DEV_EVENT])
+		dev->event = nla_get_u32(tb[MEMBALLOON_A_DEV_EVENT]);
+	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
+		if (tb[u64s[i].attr])
+			*(uint64_t *)((char *)dev + u64s[i].off) = nla_get_u64(tb[u64s[i].attr]);
+	return 0;
+}
+
+/* ---- connection -------------------------------------------------------- */
+
+static int nle_to_errno(int nle)
+{
+	switch (nle < 0 ? -nle : nle) {
+	case 0: return 0;
+	case NLE_AGAIN: return -EAGAIN;
+	case NLE_NOMEM: return -ENOMEM;
+	case NLE_PERM: return -EPERM;
+	case NLE_OBJ_NOTFOUND: return -ENOENT;
+	case NLE_NODEV: return -ENODEV;
+	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
+	case NLE_INVAL: return -EINVAL;
+	case NLE_BUSY: return -EBUSY;
+	case NLE_RANGE: return -ERANGE;
+	case NLE_EXIST: return -EEXIST;
+	case NLE_INTR: return -EINTR;
+	case NLE_DUMP_INTR: return -EINTR;
+	case NLE_BAD_SOCK: return -EBADF;
+	case NLE_MSG_TRUNC: return -EMSGSIZE;
+	default: return -EIO;
+	}
+}
+
+int mbnl_open(struct mbnl *nl, bool events)
+{
+	struct timeval tv = { .tv_sec = MBNL_REQUEST_TIMEOUT_S };
+	int rc;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->cmd = nl_socket_alloc();
+	if (!nl->cmd)
+		return -ENOMEM;
+	rc = genl_connect(nl->cmd);
+	if (rc < 0)
+		goto fail;
+	/* a request that never gets an answer must not hang the daemon */
+	setsockopt(nl_socket_get_fd(nl->cmd), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!events)
+		return 0;
+
+	nl->ev = nl_socket_alloc();
+	if (!nl->ev) {
+		rc = -NLE_NOMEM;
+		goto fail;
+	}
+	nl_socket_disable_seq_check(nl->ev);
+	rc = genl_connect(nl->ev);
+	if (rc < 0)
+		goto fail;
+	rc = nl_socket_set_nonblocking(nl->ev);
+	if (rc < 0)
+		goto fail;
+	nl_socket_set_buffer_size(nl->ev, MBNL_EVENT_RCVBUF, 0);
+	/* nlctrl announces families coming and going */
+	rc = genl_ctrl_resolve_grp(nl->cmd, "nlctrl", "notify");
+	if (rc < 0)
+		goto fail;
+	nl->ctrl_grp = rc;
+	rc = nl_socket_add_membership(nl->ev, nl->ctrl_grp);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	mbnl_close(nl);
+	return nle_to_errno(rc);
+}
+
+void mbnl_close(struct mbnl *nl)
+{
+	if (nl->ev)
+		nl_socket_free(nl->ev);
+	if (nl->cmd)
+		nl_socket_free(nl->cmd);
+	nl->ev = nl->cmd = NULL;
+	nl->family = nl->events_grp = 0;
+}
+
+int mbnl_event_fd(const struct mbnl *nl)
+{
+	return nl->ev ? nl_socket_get_fd(nl->ev) : -1;
+}
+
+void mbnl_forget(struct mbnl *nl)
+{
+	if (nl->ev && nl->events_grp)
+		nl_socket_drop_membership(nl->ev, nl->events_grp);
+	nl->family = 0;
+	nl->events_grp = 0;
+}
+
+int mbnl_resolve(struct mbnl *nl)
+{
+	int fam, grp, rc;
+
+	fam = genl_ctrl_resolve(nl->cmd, MEMBALLOON_FAMILY_NAME);
+	if (fam < 0) {
+		mbnl_forget(nl);
+		return fam == -NLE_OBJ_NOTFOUND ? -ENOENT : nle_to_errno(fam);
+	}
+	if (!nl->ev) {
+		nl->family = fam;
+		return 0;
+	}
+	grp = genl_ctrl_resolve_grp(nl->cmd, MEMBALLOON_FAMILY_NAME, MEMBALLOON_MCGRP_EVENTS);
+	if (grp < 0)
+		return grp == -NLE_OBJ_NOTFOUND ? -ENOENT : nle_to_errno(grp);
+	if (nl->events_grp && nl->events_grp != grp)
+		nl_socket_drop_membership(nl->ev, nl->events_grp);
+	rc = nl_socket_add_membership(nl->ev, grp);
+	if (rc < 0)
+		return nle_to_errno(rc);
+	nl->family = fam;
+	nl->events_grp = grp;
+	return 0;
+}
+
+/* nlctrl notifications about our family. */
+static void ctrl_notice(struct mbnl *nl, struct nlmsghdr *nlh)
+{
+	struct genlmsghdr *gh = nlmsg_data(nlh);
+	struct nlattr *tb[CTRL_ATTR_MAX + 1];
+
+	if (genlmsg_parse(nlh, 0, tb, CTRL_ATTR_MAX, NULL) < 0 || !tb[CTRL_ATTR_FAMILY_NAME])
+		return;
+	if (nla_strcmp(tb[CTRL_ATTR_FAMILY_NAME], MEMBALLOON_FAMILY_NAME))
+		return;
+	if (gh->cmd == CTRL_CMD_NEWFAMILY)
+		nl->notify(nl->notify_arg, MBNL_FAMILY_NEW, NULL);
+	else if (gh->cmd == CTRL_CMD_DELFAMILY)
+		nl->notify(nl->notify_arg, MBNL_FAMILY_GONE, NULL);
+}
+
+static int event_valid(struct nl_msg *m, void *arg)
+{
+	struct mbnl *nl = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(m);
+	struct genlmsghdr *gh;
+	struct mb_dev dev;
+
+	if (!genlmsg_valid_hdr(nlh, 0))
+		return NL_SKIP;
+	gh = nlmsg_data(nlh);
+	if (nlh->nlmsg_type == GENL_ID_CTRL) {
+		ctrl_notice(nl, nlh);
+		return NL_OK;
+	}
+	if (!nl->family || nlh->nlmsg_type != nl->family ||
+	    gh->cmd != MEMBALLOON_CMD_DEV_NTF)
+		return NL_SKIP;
+	if (mbnl_parse_dev(nlh, &dev) == 0)
+		nl->notify(nl->notify_arg, MBNL_DEVICE_EVENT, &dev);
+	return NL_OK;
+}
+
+int mbnl_receive(struct mbnl *nl)
+{
+	struct nl_cb *cb;
+	int rc;
+
+	if (!nl->ev)
+		return -EBADF;
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, event_valid, nl);
+	for (;;) {
+		rc = nl_recvmsgs_report(nl->ev, cb);
+		if (rc > 0)
+			continue;
+		if (rc == -NLE_NOMEM) {
+			/* ENOBUFS: the kernel dropped notifications for us */
+			nl->notify(nl->notify_arg, MBNL_OVERRUN, NULL);
+			continue;
+		}
+		break;
+	}
+	nl_cb_put(cb);
+	return rc == 0 || rc == -NLE_AGAIN ? 0 : nle_to_errno(rc);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+struct request {
+	struct mbnl *nl;
+	struct mb_dev *devs;	/* dump: growing array */
+	size_t ndevs, cap;
+	struct mb_dev *one;	/* single reply wanted here */
+	bool got_one;
+	bool done;
+	int err;
+};
+
+static int req_valid(struct nl_msg *m, void *arg)
+{
+	struct request *r = arg;
+	struct mb_dev dev;
+
+	if (mbnl_parse_dev(nlmsg_hdr(m), &dev) < 0)
+		return NL_SKIP;
+	if (r->one) {
+		*r->one = dev;
+		r->got_one = true;
+		return NL_OK;
+	}
+	if (r->ndevs == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct mb_dev *p = realloc(r->devs, cap * sizeof(*p));
+
+		if (!p) {
+			r->err = -ENOMEM;
+			return NL_STOP;
+		}
+		r->devs = p;
+		r->cap = cap;
+	}
+	r->devs[r->ndevs++] = dev;
+	return NL_OK;
+}
+
+static int req_finish(struct nl_msg *m, void *arg)
+{
+	struct request *r = arg;
+
+	(void)m;
+	r->done = true;
+	return NL_STOP;
+}
+
+static int req_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct request *r = arg;
+
+	(void)who;
+	r->err = e->error;
+	r->done = true;
+	return NL_STOP;
+}
+
+static int request(struct mbnl *nl, struct nl_msg *m, struct request *r)
+{
+	struct nl_cb *cb;
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!cb) {
+		nlmsg_free(m);
+		return -ENOMEM;
+	}
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, req_valid, r);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, req_finish, r);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, req_finish, r);
+	nl_cb_err(cb, NL_CB_CUSTOM, req_error, r);
+	rc = nl_send_auto(nl->cmd, m);
+	nlmsg_free(m);
+	while (rc >= 0 && !r->done)
+		rc = nl_recvmsgs(nl->cmd, cb);
+	nl_cb_put(cb);
+	nl->err = r->err;
+	if (r->err)
+		return r->err;
+	if (rc < 0) {
+		/* a stale family id after a reload reads as "no such family" */
+		return nle_to_errno(rc);
+	}
+	return 0;
+}
+
+int mbnl_dump(struct mbnl *nl, struct mb_dev **devs, size_t *ndevs)
+{
+	struct request r = { .nl = nl };
+	int rc;
+
+	*devs = NULL;
+	*ndevs = 0;
+	if (!nl->family)
+		return -ENOENT;
+	rc = request(nl, mbnl_msg_get(nl->family, true, 0), &r);
+	if (rc) {
+		free(r.devs);
+		return rc;
+	}
+	*devs = r.devs;
+	*ndevs = r.ndevs;
+	return 0;
+}
+
+int mbnl_get(struct mbnl *nl, uint32_t dev_id, struct mb_dev *dev)
+{
+	struct request r = { .nl = nl, .one = dev };
+	int rc;
+
+	if (!nl->family)
+		return -ENOENT;
+	rc = request(nl, mbnl_msg_get(nl->family, false, dev_id), &r);
+	if (rc)
+		return rc;
+	return r.got_one ? 0 : -EIO;
+}
+
+static int admin(struct mbnl *nl, struct nl_msg *m, struct mb_dev *reply)
+{
+	struct mb_dev tmp;
+	struct request r = { .nl = nl, .one = reply ? reply : &tmp };
+
+	if (!nl->family) {
+		nlmsg_free(m);
+		return -ENOENT;
+	}
+	return request(nl, m, &r);
+}
+
+int mbnl_set_floor(struct mbnl *nl, uint32_t dev_id, uint64_t floor_pages, struct mb_dev *reply)
+{
+	return admin(nl, mbnl_msg_set_floor(nl->family, dev_id, floor_pages), reply);
+}
+
+int mbnl_release(struct mbnl *nl, uint32_t dev_id, uint32_t pages, struct mb_dev *reply)
+{
+	return admin(nl, mbnl_msg_release(nl->family, dev_id, pages), reply);
+}

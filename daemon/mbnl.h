@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The memballoon generic netlink family (include/uapi/linux/memballoon.h)
+ * through libnl-3: message construction and parsing (pure, unit-tested
+ * without a kernel), and a connection that survives the family going away
+ * and coming back (module unload/reload).
+ *
+ * Two sockets, as wpa_supplicant does: a blocking one for requests (dumps,
+ * admin commands) with sequence checks, and a non-blocking one for
+ * notifications (our "events" group and nlctrl's "notify" group, which
+ * announces the family's registration and removal) with sequence checks off
+ * and a larger receive buffer.  All functions return 0 or -errno.
+ */
+#ifndef MB_MBNL_H
+#define MB_MBNL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netlink/msg.h>
+
+#include "mbdev.h"
+
+/* ---- messages ---------------------------------------------------------- */
+
+/* DEV_GET for one device, or a dump of all when dump is true. */
+struct nl_msg *mbnl_msg_get(int family, bool dump, uint32_t dev_id);
+struct nl_msg *mbnl_msg_set_floor(int family, uint32_t dev_id, uint64_t floor_pages);
+struct nl_msg *mbnl_msg_release(int family, uint32_t dev_id, uint32_t pages);
+/* Parse a DEV_GET reply or DEV_NTF notification. */
+int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev);
+
+/* ---- connection -------------------------------------------------------- */
+
+enum mbnl_notice {
+	MBNL_DEVICE_EVENT,	/* dev: a DEV_NTF, dev->event says what happened */
+	MBNL_FAMILY_NEW,	/* the family was (re)registered: call mbnl_resolve() */
+	MBNL_FAMILY_GONE,	/* the family was unregistered (module unloaded) */
+	MBNL_OVERRUN,		/* notifications were lost: re-read the state */
+};
+
+typedef void (*mbnl_notify_fn)(void *arg, enum mbnl_notice what, const struct mb_dev *dev);
+
+struct mbnl {
+	struct nl_sock *cmd;	/* requests */
+	struct nl_sock *ev;	/* notifications; NULL unless opened with events */
+	int family;		/* 0 while the family is not registered */
+	int events_grp;		/* joined "events" group; 0 if none */
+	int ctrl_grp;		/* joined nlctrl "notify" group */
+	mbnl_notify_fn notify;
+	void *notify_arg;
+	int err;		/* errno of the last request's netlink error */
+};
+
+int mbnl_open(struct mbnl *nl, bool events);
+void mbnl_close(struct mbnl *nl);
+/* Look the family up and join its events group: 0, -ENOENT if not registered. */
+int mbnl_resolve(struct mbnl *nl);
+/* The family went away: forget its ids. */
+void mbnl_forget(struct mbnl *nl);
+/* The notification socket's fd, for the event loop. */
+int mbnl_event_fd(const struct mbnl *nl);
+/* Drain pending notifications, calling nl->notify for each. */
+int mbnl_receive(struct mbnl *nl);
+
+/* All devices (*devs malloc'd, free() it). */
+int mbnl_dump(struct mbnl *nl, struct mb_dev **devs, size_t *ndevs);
+int mbnl_get(struct mbnl *nl, uint32_t dev_id, struct mb_dev *dev);
+/* reply may be NULL; it is left untouched if the kernel sent no state back. */
+int mbnl_set_floor(struct mbnl *nl, uint32_t dev_id, uint64_t floor_pages, struct mb_dev *reply);
+int mbnl_release(struct mbnl *nl, uint32_t dev_id, uint32_t pages, struct mb_dev *reply);
+
+#endif

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memballoonctl: the memballoon driver's state and admin commands, straight
+ * from its generic netlink family (no daemon needed).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "linux/memballoon.h"
+#include "mbnl.h"
+#include "report.h"
+#include "sample.h"
+
+#define VERSION "0.1"
+
+static bool opt_json;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memballoonctl [--json] COMMAND [ARG]...\n\n"
+		"  status [DEV]          balloon devices: target, actual, floor, features, counters\n"
+		"  watch [--interval S]  print driver events as they happen, state every S s (default 5)\n"
+		"  set-floor DEV MIB     never inflate DEV's guest below MIB MiB (0: no floor)\n"
+		"  release DEV MIB       give MIB MiB of DEV's balloon back to the guest now\n\n"
+		"  -j, --json            JSON output (status: one object; watch: one object per line)\n"
+		"  -h, --help, -V, --version\n\n"
+		"DEV is virtioN or N.  set-floor and release need CAP_NET_ADMIN.  See memballoonctl(8).\n");
+}
+
+static const char *errmsg(int err)
+{
+	switch (err) {
+	case -EPERM:
+	case -EACCES:
+		return "permission denied (needs CAP_NET_ADMIN)";
+	case -EOPNOTSUPP:
+		return "not supported (the device did not negotiate DEFLATE_ON_OOM)";
+	case -ENODEV:
+		return "no such balloon device";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Open and find the family; prints the error. */
+static int connect_family(struct mbnl *nl, bool events)
+{
+	int rc = mbnl_open(nl, events);
+
+	if (rc) {
+		fprintf(stderr, "memballoonctl: netlink: %s\n", strerror(-rc));
+		return rc;
+	}
+	rc = mbnl_resolve(nl);
+	if (rc == -ENOENT && !events)
+		fprintf(stderr, "memballoonctl: memballoon module not loaded "
+			"(no generic netlink family \"%s\")\n", MEMBALLOON_FAMILY_NAME);
+	else if (rc && rc != -ENOENT)
+		fprintf(stderr, "memballoonctl: netlink: %s\n", strerror(-rc));
+	return rc;
+}
+
+static int parse_dev(const char *s, uint32_t *id)
+{
+	char *end;
+	unsigned long v;
+
+	if (!strncmp(s, "virtio", 6))
+		s += 6;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+static int parse_mib(const char *s, uint64_t max_mib, uint64_t *mib)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max_mib)
+		return -EINVAL;
+	*mib = v;
+	return 0;
+}
+
+static void mib_pages(char *buf, size_t len, uint64_t pages)
+{
+	snprintf(buf, len, "%llu MiB (%llu)", (unsigned long long)mb_pages_to_mib(pages),
+		 (unsigned long long)pages);
+}
+
+static void print_features(const struct mb_dev *d)
+{
+	printf("  features:");
+	for (unsigned int bit = 0; bit < 64; bit++) {
+		const char *name;
+
+		if (!(d->features & (1ull << bit)))
+			continue;
+		name = mb_feature_name(bit);
+		if (name)
+			printf(" %s", name);
+		else
+			printf(" bit%u", bit);
+	}
+	printf("\n");
+}
+
+static void print_table(const struct mb_dev *devs, size_t n)
+{
+	char target[48], actual[48], floor[32], reserve[32], ram[32];
+
+	if (!n) {
+		printf("no balloon device is bound to memballoon\n");
+		return;
+	}
+	printf("%-9s %-10s %-22s %-22s %-10s %s\n", "DEVICE", "RAM", "TARGET", "ACTUAL",
+	       "FLOOR", "RESERVE");
+	for (size_t i = 0; i < n; i++) {
+		const struct mb_dev *d = &devs[i];
+
+		mib_pages(target, sizeof(target), d->target_pages);
+		mib_pages(actual, sizeof(actual), d->actual_pages);
+		snprintf(ram, sizeof(ram), "%llu MiB", (unsigned long long)mb_pages_to_mib(d->ram_pages));
+		if (d->floor_pages)
+			snprintf(floor, sizeof(floor), "%llu MiB",
+				 (unsigned long long)mb_pages_to_mib(d->floor_pages));
+		else
+			snprintf(floor, sizeof(floor), "none");
+		snprintf(reserve, sizeof(reserve), "%llu MiB",
+			 (unsigned long long)mb_pages_to_mib(d->reserve_pages));
+		printf("%-9s %-10s %-22s %-22s %-10s %s\n", d->name, ram, target, actual, floor,
+		       reserve);
+		print_features(d);
+		printf("  counters: inflated %llu, deflated %llu, alloc failures %llu, "
+		       "OOM deflates %llu (%llu pages), reported %llu, hinted %llu, "
+		       "stats requests %llu, migrated %llu\n",
+		       (unsigned long long)d->inflated, (unsigned long long)d->deflated,
+		       (unsigned long long)d->alloc_failures, (unsigned long long)d->oom_deflates,
+		       (unsigned long long)d->oom_pages, (unsigned long long)d->reported_pages,
+		       (unsigned long long)d->hinted_pages, (unsigned long long)d->stats_requests,
+		       (unsigned long long)d->migrated);
+	}
+}
+
+static void print_json_devices(const struct mb_dev *devs, size_t n)
+{
+	struct strbuf sb;
+
+	sb_init(&sb, 0);
+	sb_puts(&sb, "{\"devices\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_puts(&sb, ",");
+		report_device(&sb, &devs[i]);
+	}
+	sb_puts(&sb, "]}\n");
+	fputs(sb_str(&sb), stdout);
+	sb_free(&sb);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct mbnl nl;
+	struct mb_dev *devs = NULL, one;
+	size_t n = 0;
+	uint32_t id;
+	int rc;
+
+	if (argc > 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc == 1 && parse_dev(argv[0], &id)) {
+		fprintf(stderr, "memballoonctl: bad device '%s' (virtioN or N)\n", argv[0]);
+		return 2;
+	}
+	if (connect_family(&nl, false))
+		return 1;
+	if (argc == 1) {
+		rc = mbnl_get(&nl, id, &one);
+		if (!rc) {
+			devs = &one;
+			n = 1;
+		}
+	} else {
+		rc = mbnl_dump(&nl, &devs, &n);
+	}
+	mbnl_close(&nl);
+	if (rc) {
+		fprintf(stderr, "memballoonctl: status%s%s: %s\n", argc ? " " : "",
+			argc ? argv[0] : "", rc == -ENOENT && argc ? "no such balloon device" :
+			errmsg(rc));
+		return 1;
+	}
+	if (opt_json)
+		print_json_devices(devs, n);
+	else
+		print_table(devs, n);
+	if (devs != &one)
+		free(devs);
+	return 0;
+}
+
+static int cmd_admin(int argc, char **argv, bool release)
+{
+	const char *cmd = release ? "release" : "set-floor";
+	struct mbnl nl;
+	struct mb_dev reply = { 0 };
+	uint64_t mib;
+	uint32_t id;
+	int rc;
+
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (parse_dev(argv[0], &id)) {
+		fprintf(stderr, "memballoonctl: bad device '%s' (virtioN or N)\n", argv[0]);
+		return 2;
+	}
+	if (parse_mib(argv[1], release ? UINT32_MAX / MB_PAGES_PER_MIB :
+			       UINT64_MAX / MB_PAGES_PER_MIB, &mib) ||
+	    (release && mib == 0)) {
+		fprintf(stderr, "memballoonctl: bad size '%s' (MiB)\n", argv[1]);
+		return 2;
+	}
+	if (connect_family(&nl, false))
+		return 1;
+	if (release)
+		rc = mbnl_release(&nl, id, (uint32_t)(mib * MB_PAGES_PER_MIB), &reply);
+	else
+		rc = mbnl_set_floor(&nl, id, mib * MB_PAGES_PER_MIB, &reply);
+	mbnl_close(&nl);
+	if (rc) {
+		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, argv[0],
+			rc == -ENOENT ? "no such balloon device" : errmsg(rc));
+		return 1;
+	}
+	if (opt_json && reply.have) {
+		print_json_devices(&reply, 1);
+	} else if (release) {
+		printf("%s: released %llu MiB", argv[0], (unsigned long long)mib);
+		if (reply.have)
+			printf(", balloon now %llu MiB (target %llu MiB)",
+			       (unsigned long long)mb_pages_to_mib(reply.actual_pages),
+			       (unsigned long long)mb_pages_to_mib(reply.target_pages));
+		printf("\n");
+	} else if (mib) {
+		printf("%s: inflation floor %llu MiB\n", argv[0], (unsigned long long)mib);
+	} else {
+		printf("%s: inflation floor removed\n", argv[0]);
+	}
+	return 0;
+}
+
+/* ---- watch ---------------------------------------------------------------- */
+
+struct watch {
+	struct mbnl nl;
+	bool gone_reported;
+};
+
+static void stamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec / 1000000);
+}
+
+static void watch_line(const char *what, const struct mb_dev *d)
+{
+	char ts[32];
+
+	if (opt_json) {
+		struct strbuf sb;
+
+		sb_init(&sb, 0);
+		sb_puts(&sb, "{\"event\":");
+		json_str(&sb, what);
+		sb_printf(&sb, ",\"wall_ms\":%llu", (unsigned long long)wall_now_ms());
+		if (d) {
+			sb_puts(&sb, ",\"device\":");
+			report_device(&sb, d);
+		}
+		sb_puts(&sb, "}\n");
+		fputs(sb_str(&sb), stdout);
+		sb_free(&sb);
+	} else {
+		stamp(ts, sizeof(ts));
+		if (d)
+			printf("%s %-9s %-16s target %llu MiB  actual %llu MiB  (%u/%u pages)\n",
+			       ts, d->name, what, (unsigned long long)mb_pages_to_mib(d->target_pages),
+			       (unsigned long long)mb_pages_to_mib(d->actual_pages), d->target_pages,
+			       d->actual_pages);
+		else
+			printf("%s %s\n", ts, what);
+	}
+	fflush(stdout);
+}
+
+static void watch_refresh(struct watch *w)
+{
+	struct mb_dev *devs;
+	size_t n;
+
+	if (!w->nl.family)
+		return;
+	if (mbnl_dump(&w->nl, &devs, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		watch_line("state", &devs[i]);
+	free(devs);
+}
+
+static void watch_connect(struct watch *w)
+{
+	int rc = mbnl_resolve(&w->nl);
+
+	if (rc == 0) {
+		w->gone_reported = false;
+		watch_line("driver loaded", NULL);
+		watch_refresh(w);
+	} else if (!w->gone_reported) {
+		watch_line("memballoon module not loaded; waiting for it", NULL);
+		w->gone_reported = true;
+	}
+}
+
+static void watch_notify(void *arg, enum mbnl_notice what, const struct mb_dev *dev)
+{
+	struct watch *w = arg;
+
+	switch (what) {
+	case MBNL_DEVICE_EVENT:
+		watch_line(mb_event_name(dev->event), dev);
+		break;
+	case MBNL_FAMILY_NEW:
+		mbnl_forget(&w->nl);
+		watch_connect(w);
+		break;
+	case MBNL_FAMILY_GONE:
+		mbnl_forget(&w->nl);
+		watch_line("driver unloaded", NULL);
+		w->gone_reported = true;
+		break;
+	case MBNL_OVERRUN:
+		watch_refresh(w);
+		break;
+	}
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct watch w = { 0 };
+	struct pollfd pfd[2];
+	unsigned long interval = 5;
+	uint64_t next;
+	sigset_t mask;
+	int opt, rc, sfd;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+i:j", opts, NULL)) != -1) {
+		char *end;
+
+		if (opt == 'j') {
+			opt_json = true;
+		} else if (opt == 'i') {
+			interval = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || interval > 86400) {
+				fprintf(stderr, "memballoonctl: bad interval '%s'\n", optarg);
+				return 2;
+			}
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		perror("memballoonctl: signalfd");
+		return 1;
+	}
+	rc = connect_family(&w.nl, true);
+	if (rc && rc != -ENOENT)
+		return 1;
+	w.nl.notify = watch_notify;
+	w.nl.notify_arg = &w;
+	if (rc == -ENOENT) {
+		watch_line("memballoon module not loaded; waiting for it", NULL);
+		w.gone_reported = true;
+	} else {
+		watch_refresh(&w);
+	}
+	pfd[0] = (struct pollfd){ .fd = mbnl_event_fd(&w.nl), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	next = mono_now_ms() + interval * 1000;
+	for (;;) {
+		uint64_t now = mono_now_ms();
+		int timeout = interval ? (int)(next > now ? next - now : 0) : -1;
+
+		rc = poll(pfd, 2, timeout);
+		if (rc < 0 && errno != EINTR) {
+			perror("memballoonctl: poll");
+			break;
+		}
+		if (pfd[1].revents)
+			break;	/* SIGINT/SIGTERM: a clean exit */
+		if (pfd[0].revents) {
+			rc = mbnl_receive(&w.nl);
+			if (rc)
+				fprintf(stderr, "memballoonctl: netlink: %s\n", strerror(-rc));
+		}
+		if (interval && mono_now_ms() >= next) {
+			if (w.nl.family)
+				watch_refresh(&w);
+			else
+				watch_connect(&w);	/* a missed registration: look again */
+			next = mono_now_ms() + interval * 1000;
+		}
+	}
+	mbnl_close(&w.nl);
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+jhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			opt_json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("memballoonctl %s\n", VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	argc -= optind + 1;
+	argv += optind + 1;
+	/* "status --json" as well as "--json status" */
+	if (strcmp(cmd, "watch") && argc && (!strcmp(argv[argc - 1], "--json") ||
+					      !strcmp(argv[argc - 1], "-j"))) {
+		opt_json = true;
+		argc--;
+	}
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc, argv);
+	if (!strcmp(cmd, "watch"))
+		return cmd_watch(argc + 1, argv - 1);
+	if (!strcmp(cmd, "set-floor"))
+		return cmd_admin(argc, argv, false);
+	if (!strcmp(cmd, "release"))
+		return cmd_admin(argc, argv, true);
+	fprintf(stderr, "memballoonctl: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <string.h>
+
+#include "json.h"
+#include "protocol.h"
+
+void proto_conn_init(struct proto_conn *c, bool may_close)
+{
+	memset(c, 0, sizeof(*c));
+	c->may_close = may_close;
+}
+
+static void json_error(struct strbuf *out, const struct json_request *req, const char *msg)
+{
+	sb_puts(out, "{\"error\":");
+	json_str(out, msg);
+	if (req && req->cmd[0]) {
+		sb_puts(out, ",\"reply\":");
+		json_str(out, req->cmd);
+	}
+	if (req && req->has_id)
+		sb_printf(out, ",\"id\":%s", req->id);
+	sb_puts(out, "}\n");
+}
+
+static void error_reply(const struct proto_conn *c, struct strbuf *out, const char *msg)
+{
+	if (c->kind == PROTO_MOM || (c->kind == PROTO_UNDECIDED && c->line[0] != '{')) {
+		sb_printf(out, "error:%s\n", msg);
+		return;
+	}
+	json_error(out, NULL, msg);
+}
+
+static void reply_head(struct strbuf *out, const struct json_request *req)
+{
+	sb_puts(out, "{\"reply\":");
+	json_str(out, req->cmd);
+	if (req->has_id)
+		sb_printf(out, ",\"id\":%s", req->id);
+}
+
+/* One complete JSON request line; true if it was a good request. */
+static bool handle_json(struct proto_conn *c, const char *line, size_t len,
+			const struct view *v, struct strbuf *out)
+{
+	struct json_request req;
+	const char *why;
+
+	if (json_parse_request(line, len, &req, &why)) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "bad request: %s", why);
+		json_error(out, NULL, msg);
+		return false;
+	}
+	if (!strcmp(req.cmd, "ping")) {
+		reply_head(out, &req);
+		sb_printf(out, ",\"version\":%d,\"mono_ms\":%llu,\"wall_ms\":%llu}\n",
+			  PROTO_VERSION, (unsigned long long)v->mono_ms,
+			  (unsigned long long)v->wall_ms);
+	} else if (!strcmp(req.cmd, "snapshot")) {
+		reply_head(out, &req);
+		sb_puts(out, ",");
+		report_snapshot_fields(out, v);
+		sb_puts(out, "}\n");
+	} else if (!strcmp(req.cmd, "subscribe")) {
+		c->subscribed = true;
+		c->samples = req.has_samples && req.samples;
+		reply_head(out, &req);
+		sb_printf(out, ",\"ok\":true,\"samples\":%s}\n", c->samples ? "true" : "false");
+	} else if (!strcmp(req.cmd, "unsubscribe")) {
+		c->subscribed = false;
+		c->samples = false;
+		reply_head(out, &req);
+		sb_puts(out, ",\"ok\":true}\n");
+	} else {
+		json_error(out, &req, "unknown command");
+		return false;
+	}
+	return true;
+}
+
+static bool handle_mom(const char *line, size_t len, const struct view *v, struct strbuf *out)
+{
+	if (len == 5 && !memcmp(line, "stats", 5)) {
+		report_mom_stats(out, v);
+		return true;
+	}
+	sb_puts(out, "error:unknown request\n");
+	return false;
+}
+
+static enum proto_result handle_line(struct proto_conn *c, char *line, size_t len,
+				     const struct view *v, struct strbuf *out)
+{
+	bool ok;
+
+	if (len && line[len - 1] == '\r')
+		line[--len] = '\0';
+	/* blank lines are keep-alives (and the tail of an eagerly answered "stats") */
+	if (len == 0)
+		return PROTO_CONTINUE;
+	if (c->kind == PROTO_UNDECIDED)
+		c->kind = line[0] == '{' ? PROTO_JSON : PROTO_MOM;
+	if (c->kind == PROTO_JSON)
+		ok = handle_json(c, line, len, v, out);
+	else
+		ok = handle_mom(line, len, v, out);
+	if (ok) {
+		c->errors = 0;
+		return PROTO_CONTINUE;
+	}
+	if (++c->errors >= PROTO_MAX_ERRORS && c->may_close)
+		return PROTO_CLOSE;
+	if (c->errors >= PROTO_MAX_ERRORS) {
+		/* the serial port cannot hang up: start over as a new peer */
+		bool may_close = c->may_close;
+
+		proto_conn_init(c, may_close);
+	}
+	return PROTO_CONTINUE;
+}
+
+enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
+			     const struct view *v, struct strbuf *out, uint64_t now_ms)
+{
+	while (n) {
+		const char *nl = memchr(data, '\n', n);
+		size_t chunk = nl ? (size_t)(nl - data) : n;
+
+		if (c->discarding) {
+			if (nl)
+				c->discarding = false;
+		} else if (c->len + chunk > PROTO_LINE_MAX) {
+			memcpy(c->line + c->len, data, PROTO_LINE_MAX - c->len);
+			c->len = PROTO_LINE_MAX;
+			c->line[c->len] = '\0';
+			error_reply(c, out, "request line too long");
+			c->len = 0;
+			c->partial_since_ms = 0;
+			if (c->may_close)
+				return PROTO_CLOSE;
+			c->discarding = !nl;
+		} else {
+			memcpy(c->line + c->len, data, chunk);
+			c->len += chunk;
+			c->line[c->len] = '\0';
+			if (nl) {
+				size_t len = c->len;
+
+				c->len = 0;
+				c->partial_since_ms = 0;
+				if (handle_line(c, c->line, len, v, out) == PROTO_CLOSE)
+					return PROTO_CLOSE;
+			} else if (c->len && !c->partial_since_ms) {
+				c->partial_since_ms = now_ms ? now_ms : 1;
+			}
+		}
+		if (!nl)
+			break;
+		n -= chunk + 1;
+		data = nl + 1;
+	}
+	/*
+	 * MOM may send "stats" without a newline and wait for the answer:
+	 * answer a pending bare "stats" at once; a newline that follows
+	 * arrives as an empty line, which is ignored.
+	 */
+	if (c->kind != PROTO_JSON && !c->discarding && c->len == 5 &&
+	    !memcmp(c->line, "stats", 5)) {
+		c->len = 0;
+		c->partial_since_ms = 0;
+		c->kind = PROTO_MOM;
+		c->errors = 0;
+		report_mom_stats(out, v);
+	}
+	return PROTO_CONTINUE;
+}
+
+uint64_t proto_deadline(const struct proto_conn *c, unsigned int timeout_ms)
+{
+	if (!c->partial_since_ms)
+		return 0;
+	return c->partial_since_ms + timeout_ms;
+}
+
+enum proto_result proto_timeout(struct proto_conn *c, struct strbuf *out)
+{
+	error_reply(c, out, "request timed out (no complete line)");
+	c->len = 0;
+	c->line[0] = '\0';
+	c->partial_since_ms = 0;
+	return c->may_close ? PROTO_CLOSE : PROTO_CONTINUE;
+}
+
+bool proto_wants_event(const struct proto_conn *c, bool sample)
+{
+	return c->kind == PROTO_JSON && c->subscribed && (!sample || c->samples);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the host sees: JSON objects for snapshots, devices and events
+ * (docs/protocol.md), and the one-line MOM stats reply.
+ */
+#ifndef MB_REPORT_H
+#define MB_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mbdev.h"
+#include "sample.h"
+#include "strbuf.h"
+
+/* The daemon's current state, as replies and events need it. */
+struct view {
+	const struct sample *sample;	/* latest sample; NULL before the first */
+	const struct mb_dev *devs;
+	size_t ndevs;
+	bool driver_loaded;		/* the netlink family is registered */
+	const char *trigger;		/* active PSI trigger, NULL if none */
+	uint64_t mono_ms, wall_ms;	/* now */
+	unsigned int page_kib;		/* guest page size, for swap page counts */
+};
+
+/* {"name":"virtio3",...} */
+void report_device(struct strbuf *sb, const struct mb_dev *d);
+/* "mono_ms":..,"wall_ms":..,"psi":{..},"memory_kib":{..},"vmstat":{..},"rates":{..},"driver":..,"devices":[..] */
+void report_snapshot_fields(struct strbuf *sb, const struct view *v);
+/* {"event":"balloon","type":"target_changed",...,"device":{..}}\n */
+void report_balloon_event(struct strbuf *sb, const struct view *v, const struct mb_dev *d);
+/* {"event":"pressure",...}\n: a PSI trigger fired */
+void report_pressure_event(struct strbuf *sb, const struct view *v);
+/* {"event":"sample",...}\n */
+void report_sample_event(struct strbuf *sb, const struct view *v);
+/* {"event":"driver","state":"loaded"|"unloaded",...}\n */
+void report_driver_event(struct strbuf *sb, const struct view *v, bool loaded);
+/* {"event":"action","action":"release",...}\n; err 0 or -errno */
+void report_action_event(struct strbuf *sb, const struct view *v, const char *action,
+			 const struct mb_dev *d, uint64_t pages, const char *reason, int err);
+/* mem_available:N,mem_unused:N,mem_free:N,swap_in:N,swap_out:N,major_fault:N,minor_fault:N\n */
+void report_mom_stats(struct strbuf *sb, const struct view *v);
+
+#endif
