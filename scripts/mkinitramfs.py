@@ -12,8 +12,11 @@ Contents:
   /lib/modules/kernel/boot.list          load order used by /init (no balloon!)
   /lib/modules/kernel/virtio_balloon.list  load order for the in-tree balloon
   /lib/modules/<name>.ko                 the module(s) under test (--module)
+  any --extra HOST[:GUEST] file; for a dynamic ELF also the shared
+  libraries and loader ldd lists, at the same paths
 
 Usage: mkinitramfs.py --moddir DIR --out FILE [--module KO ...] [--mbtool BIN]
+                      [--extra HOST[:GUEST] ...]
 """
 import argparse
 import gzip
@@ -149,11 +152,44 @@ def build_mbtool(out, name="mbtool"):
                     "-o", out, src], check=True)
 
 
+def ldd_deps(path):
+    """Absolute paths of the shared libraries (and loader) a dynamic ELF needs."""
+    r = subprocess.run(["ldd", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    if r.returncode != 0:       # static: "not a dynamic executable"
+        return []
+    libs = []
+    for line in r.stdout.splitlines():
+        if "not found" in line:
+            raise SystemExit("mkinitramfs: %s: %s" % (path, line.strip()))
+        parts = line.split()
+        lib = parts[parts.index("=>") + 1] if "=>" in parts else (parts[0] if parts else "")
+        if lib.startswith("/"):
+            libs.append(lib)
+    return libs
+
+
+def add_extra(c, spec):
+    """--extra HOST[:GUEST]: copy a file (GUEST defaults to HOST) and its ldd deps."""
+    host, _, guest = spec.partition(":")
+    guest = guest or host
+    data = open(host, "rb").read()
+    files = [(guest, data, os.stat(host).st_mode & 0o777)]
+    if data[:4] == b"\x7fELF":
+        files += [(lib, open(os.path.realpath(lib), "rb").read(), 0o755)
+                  for lib in ldd_deps(host)]
+    for name, body, mode in files:
+        if name.lstrip("/") not in c.names:
+            c.file(name, body, mode)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--moddir", required=True, help="lib/modules/<kver> of the guest kernel")
     ap.add_argument("--module", action="append", default=[], help=".ko under test (repeatable)")
     ap.add_argument("--mbtool", help="prebuilt static mbtool (default: build it)")
+    ap.add_argument("--extra", action="append", default=[], metavar="HOST[:GUEST]",
+                    help="also copy this file (and a dynamic ELF's libraries); repeatable")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -201,6 +237,8 @@ def main():
 
     for ko in a.module:
         c.file("lib/modules/%s.ko" % modname(ko), read_ko(ko))
+    for spec in a.extra:
+        add_extra(c, spec)
 
     data = gzip.compress(c.finish(), compresslevel=1)
     tmp = a.out + ".tmp"
