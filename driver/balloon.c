@@ -161,6 +161,11 @@ static unsigned int mb_inflate(struct memballoon *mb, unsigned long want)
 		return 0;
 
 	mutex_lock(&mb->lock);
+	if (mb->frozen) {
+		mutex_unlock(&mb->lock);
+		mb_free_page_list(&pages);
+		return 0;
+	}
 	list_for_each_entry(page, &pages, lru)
 		n = mb_page_to_pfns(mb, n, page);
 	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
@@ -193,8 +198,8 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	mutex_lock(&mb->lock);
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
-	got = mb_balloon_dequeue(&mb->b_dev_info, &pages, want,
-				 mb_counts_managed(mb));
+	got = mb->frozen ? 0 : mb_balloon_dequeue(&mb->b_dev_info, &pages,
+						  want, mb_counts_managed(mb));
 	if (!got) {
 		mutex_unlock(&mb->lock);
 		return 0;

@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 
 #include "memballoon.h"
 
@@ -99,6 +100,32 @@ static void mb_free(struct memballoon *mb)
 	kfree(mb);
 }
 
+/*
+ * Create the queues, prime the stats queue, set up reporting and mark the
+ * device ready (probe and restore).  On failure the device is reset.
+ */
+static int mb_start_device(struct memballoon *mb)
+{
+	struct virtio_device *vdev = mb->vdev;
+	int err;
+
+	err = mb_init_vqs(mb);
+	if (err)
+		return err;
+	err = mb_stats_prime(mb);
+	if (!err)
+		err = mb_reporting_init(mb);
+	if (err) {
+		virtio_reset_device(vdev);
+		vdev->config->del_vqs(vdev);
+		return err;
+	}
+	virtio_device_ready(vdev);
+	if (mb->vqs[MB_VQ_STATS])
+		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
+	return 0;
+}
+
 /* No work runs or can be queued after this. */
 static void mb_stop_work(struct memballoon *mb)
 {
@@ -143,16 +170,12 @@ static int mb_probe(struct virtio_device *vdev)
 		goto err_free;
 	}
 
-	err = mb_init_vqs(mb);
+	err = mb_stats_alloc(mb);
 	if (err)
 		goto err_free;
-	err = mb_stats_init(mb);
+	err = mb_start_device(mb);
 	if (err)
-		goto err_del_vqs;
-
-	virtio_device_ready(vdev);
-	if (mb->vqs[MB_VQ_STATS])
-		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
+		goto err_free;
 	err = mb_oom_init(mb);
 	if (err)
 		goto err_stop;
@@ -164,7 +187,7 @@ static int mb_probe(struct virtio_device *vdev)
 
 err_stop:
 	mb_stop_work(mb);
-err_del_vqs:
+	mb_reporting_exit(mb);
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);
 err_free:
@@ -179,6 +202,7 @@ static void mb_remove(struct virtio_device *vdev)
 	/* First nobody can ask for pages any more, then stop the work. */
 	mb_nl_del_device(mb);
 	mb_oom_exit(mb);
+	mb_reporting_exit(mb);
 	mb_stop_work(mb);
 
 	mb_deflate_all(mb);
@@ -190,15 +214,62 @@ static void mb_remove(struct virtio_device *vdev)
 
 static int mb_validate(struct virtio_device *vdev)
 {
+	mb_reporting_validate(vdev);
+	/* No indirect descriptors: reporting must not allocate in virtqueue_add. */
+	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
 	/* The balloon speaks guest-physical frame numbers: no IOMMU mapping. */
 	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
 	return 0;
 }
 
+#ifdef CONFIG_PM_SLEEP
+/*
+ * Suspend and hibernation reset the device, and the host forgets the
+ * balloon with it: give every page back first (telling the host), then let
+ * restore inflate again to whatever target the host has by then.
+ */
+static int mb_freeze(struct virtio_device *vdev)
+{
+	struct memballoon *mb = vdev->priv;
+
+	mb_reporting_exit(mb);
+	mb_stop_work(mb);
+	mb_deflate_all(mb);
+
+	mutex_lock(&mb->lock);
+	mb->frozen = true;
+	mutex_unlock(&mb->lock);
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+	return 0;
+}
+
+static int mb_restore(struct virtio_device *vdev)
+{
+	struct memballoon *mb = vdev->priv;
+	int err;
+
+	err = mb_start_device(mb);
+	if (err)
+		return err;
+	mutex_lock(&mb->lock);
+	mb->frozen = false;
+	mutex_unlock(&mb->lock);
+
+	spin_lock_irq(&mb->stop_lock);
+	mb->stop_work = false;
+	spin_unlock_irq(&mb->stop_lock);
+	mb_queue_resize(mb, 0);
+	return 0;
+}
+#endif
+
 static unsigned int mb_features[] = {
 	VIRTIO_BALLOON_F_MUST_TELL_HOST,
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_PAGE_POISON,
+	VIRTIO_BALLOON_F_REPORTING,
 };
 
 static const struct virtio_device_id mb_id_table[] = {
@@ -217,6 +288,10 @@ static struct virtio_driver mb_driver = {
 	.probe = mb_probe,
 	.remove = mb_remove,
 	.config_changed = mb_config_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = mb_freeze,
+	.restore = mb_restore,
+#endif
 };
 
 static int __init mb_init(void)

@@ -13,6 +13,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
+#include <linux/page_reporting.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_balloon.h>
@@ -117,6 +118,10 @@ struct memballoon {
 
 	/* DEFLATE_ON_OOM: releases pages when the guest is out of memory. */
 	struct notifier_block oom_nb;
+	/* REPORTING: the page_reporting core calls us through this. */
+	struct page_reporting_dev_info pr_dev_info;
+	/* Between freeze and restore: the queues are gone, pages stay put. */
+	bool frozen;
 
 	/* Stats: exactly one buffer lives in the stats queue. */
 	struct work_struct stats_work;
@@ -163,7 +168,8 @@ unsigned long mb_reserve_pages(struct memballoon *mb);
 /* stats.c: the stats queue */
 void mb_stats_requested(struct virtqueue *vq);
 void mb_stats_work(struct work_struct *work);
-int mb_stats_init(struct memballoon *mb);
+int mb_stats_alloc(struct memballoon *mb);
+int mb_stats_prime(struct memballoon *mb);
 
 /* migrate.c: balloon compaction */
 void mb_migrate_init(struct memballoon *mb);
@@ -171,6 +177,11 @@ void mb_migrate_init(struct memballoon *mb);
 /* oom.c: deflate on OOM */
 int mb_oom_init(struct memballoon *mb);
 void mb_oom_exit(struct memballoon *mb);
+
+/* reporting.c: free page reporting and page poison */
+void mb_reporting_validate(struct virtio_device *vdev);
+int mb_reporting_init(struct memballoon *mb);
+void mb_reporting_exit(struct memballoon *mb);
 
 /* netlink.c: the memballoon generic netlink family */
 int mb_nl_init(void);

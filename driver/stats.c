@@ -122,20 +122,23 @@ void mb_stats_work(struct work_struct *work)
 		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
 }
 
-/*
- * Allocate the buffers and prime the queue with one buffer, so the host can
- * ask for stats by returning it.  Called before the device is ready, so the
- * caller kicks the queue once it is.
- */
-int mb_stats_init(struct memballoon *mb)
+int mb_stats_alloc(struct memballoon *mb)
 {
 	BUILD_BUG_ON(sizeof(struct virtio_balloon_stat) != 10);
 
 	mb->stats = kcalloc(MB_NR_STATS, sizeof(*mb->stats), GFP_KERNEL);
 	mb->vm_events = kcalloc(NR_VM_EVENT_ITEMS, sizeof(*mb->vm_events),
 				GFP_KERNEL);
-	if (!mb->stats || !mb->vm_events)
-		return -ENOMEM;
+	return mb->stats && mb->vm_events ? 0 : -ENOMEM;
+}
+
+/*
+ * Prime the queue with one buffer, so the host can ask for stats by
+ * returning it.  Called before the device is ready, so the caller kicks
+ * the queue once it is.
+ */
+int mb_stats_prime(struct memballoon *mb)
+{
 	if (!mb->vqs[MB_VQ_STATS])
 		return 0;
 	return mb_stats_push(mb);
