@@ -63,7 +63,8 @@ class AgentError(Exception):
 class VM:
     def __init__(self, kenv, initrd, mem_mib=2048, smp=2, balloon_opts="",
                  name="vm", logdir=None, append="", extra_args=(),
-                 boot_timeout=120, qemu="qemu-system-x86_64"):
+                 boot_timeout=120, qemu="qemu-system-x86_64",
+                 balloon_dev="virtio-balloon-pci"):
         self.kenv = kenv
         self.initrd = initrd
         self.mem_mib = mem_mib
@@ -75,6 +76,7 @@ class VM:
         self.extra_args = list(extra_args)
         self.boot_timeout = boot_timeout
         self.qemu = qemu
+        self.balloon_dev = balloon_dev   # e.g. virtio-balloon-device on microvm
         self.proc = None
         self.qmp = None
         self.agent = None
@@ -91,7 +93,7 @@ class VM:
         qmp_sock = os.path.join(self.tmp, "qmp.sock")
         agent_sock = os.path.join(self.tmp, "agent.sock")
         self.console_path = os.path.join(self.tmp, "console.log")
-        dev = "virtio-balloon-pci,id=balloon0"
+        dev = self.balloon_dev + ",id=balloon0"
         if self.balloon_opts:
             dev += "," + self.balloon_opts
         cmdline = "console=ttyS0 panic=-1 " + self.append
