@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include <linux/genetlink.h>
+#include <linux/netlink.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
@@ -164,6 +165,7 @@ static int nle_to_errno(int nle)
 	case NLE_DUMP_INTR: return -EINTR;
 	case NLE_BAD_SOCK: return -EBADF;
 	case NLE_MSG_TRUNC: return -EMSGSIZE;
+	case NLE_SEQ_MISMATCH: return -EPROTO;
 	default: return -EIO;
 	}
 }
@@ -171,7 +173,7 @@ static int nle_to_errno(int nle)
 int mbnl_open(struct mbnl *nl, bool events)
 {
 	struct timeval tv = { .tv_sec = MBNL_REQUEST_TIMEOUT_S };
-	int rc;
+	int one = 1, rc;
 
 	memset(nl, 0, sizeof(*nl));
 	nl->cmd = nl_socket_alloc();
@@ -182,6 +184,9 @@ int mbnl_open(struct mbnl *nl, bool events)
 		goto fail;
 	/* a request that never gets an answer must not hang the daemon */
 	setsockopt(nl_socket_get_fd(nl->cmd), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* errors carry the kernel's reason; do not echo our request back */
+	setsockopt(nl_socket_get_fd(nl->cmd), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl->cmd), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (!events)
 		return 0;
 
@@ -299,6 +304,14 @@ static int event_valid(struct nl_msg *m, void *arg)
 	return NL_OK;
 }
 
+/* Notifications carry sequence number 0: never check them. */
+static int no_seq_check(struct nl_msg *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	return NL_OK;
+}
+
 int mbnl_receive(struct mbnl *nl)
 {
 	struct nl_cb *cb;
@@ -310,6 +323,7 @@ int mbnl_receive(struct mbnl *nl)
 	if (!cb)
 		return -ENOMEM;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, event_valid, nl);
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
 	for (;;) {
 		rc = nl_recvmsgs_report(nl->ev, cb);
 		if (rc > 0)
@@ -373,12 +387,40 @@ static int req_finish(struct nl_msg *m, void *arg)
 	return NL_STOP;
 }
 
+/*
+ * The extended-ACK message (NLMSGERR_ATTR_MSG) after an error, if any.  e
+ * sits right after its nlmsghdr, which tells how long the TLVs run.
+ */
+void mbnl_extack_msg(const struct nlmsgerr *e, char *buf, size_t len)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)((const char *)e - NLMSG_HDRLEN);
+	size_t off = sizeof(*e), total;
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+
+	buf[0] = '\0';
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || nlh->nlmsg_len < NLMSG_HDRLEN + off)
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len > NLMSG_HDRLEN ? NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN) : 0;
+	total = nlh->nlmsg_len - NLMSG_HDRLEN;
+	if (off >= total)
+		return;
+	if (nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)e + off),
+		      (int)(total - off), NULL) < 0 || !tb[NLMSGERR_ATTR_MSG])
+		return;
+	snprintf(buf, len, "%.*s", nla_len(tb[NLMSGERR_ATTR_MSG]),
+		 (const char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	/* the attribute is NUL-terminated; nla_len counts the NUL */
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 static int req_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 {
 	struct request *r = arg;
 
 	(void)who;
 	r->err = e->error;
+	mbnl_extack_msg(e, r->nl->errmsg, sizeof(r->nl->errmsg));
 	r->done = true;
 	return NL_STOP;
 }
@@ -399,6 +441,7 @@ static int request(struct mbnl *nl, struct nl_msg *m, struct request *r)
 	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, req_finish, r);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, req_finish, r);
 	nl_cb_err(cb, NL_CB_CUSTOM, req_error, r);
+	nl->errmsg[0] = '\0';
 	rc = nl_send_auto(nl->cmd, m);
 	nlmsg_free(m);
 	while (rc >= 0 && !r->done)

@@ -30,6 +30,8 @@ struct nl_msg *mbnl_msg_set_floor(int family, uint32_t dev_id, uint64_t floor_pa
 struct nl_msg *mbnl_msg_release(int family, uint32_t dev_id, uint32_t pages);
 /* Parse a DEV_GET reply or DEV_NTF notification. */
 int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev);
+/* The kernel's extended-ACK text of an error message (NLMSGERR_ATTR_MSG), or "". */
+void mbnl_extack_msg(const struct nlmsgerr *e, char *buf, size_t len);
 
 /* ---- connection -------------------------------------------------------- */
 
@@ -51,6 +53,7 @@ struct mbnl {
 	mbnl_notify_fn notify;
 	void *notify_arg;
 	int err;		/* errno of the last request's netlink error */
+	char errmsg[128];	/* the kernel's extended-ACK message for it, or "" */
 };
 
 int mbnl_open(struct mbnl *nl, bool events);

@@ -250,12 +250,14 @@ static int cmd_admin(int argc, char **argv, bool release)
 		rc = mbnl_release(&nl, id, (uint32_t)(mib * MB_PAGES_PER_MIB), &reply);
 	else
 		rc = mbnl_set_floor(&nl, id, mib * MB_PAGES_PER_MIB, &reply);
-	mbnl_close(&nl);
 	if (rc) {
+		/* prefer the kernel's own words, except for the permission case */
 		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, argv[0],
-			rc == -ENOENT ? "no such balloon device" : errmsg(rc));
+			nl.errmsg[0] && rc != -EPERM ? nl.errmsg : errmsg(rc));
+		mbnl_close(&nl);
 		return 1;
 	}
+	mbnl_close(&nl);
 	if (opt_json && reply.have) {
 		print_json_devices(&reply, 1);
 	} else if (release) {
