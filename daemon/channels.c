@@ -170,7 +170,7 @@ static void client_event(struct source *src, uint32_t events)
 		return;
 
 	sb_init(&reply, CLIENT_OUT_MAX);
-	for (;;) {
+	for (bool got_data = false;; got_data = true) {
 		ssize_t n = read(c->src.fd, buf, sizeof(buf));
 		enum proto_result r;
 
@@ -180,16 +180,21 @@ static void client_event(struct source *src, uint32_t events)
 			break;
 		if (n <= 0) {
 			sb_free(&reply);
-			if (c->kind == CHANNEL_SERIAL) {
-				if (n < 0 && errno == ENODEV) {
-					log_info("serial %s: port removed", c->peer);
-					client_close(c);
-				} else {
-					/* read() == 0: the host end is not connected */
-					serial_host_gone(c);
-				}
-			} else {
+			if (c->kind != CHANNEL_SERIAL) {
 				client_close(c);
+			} else if (n < 0 && errno == ENODEV) {
+				log_info("serial %s: port removed", c->peer);
+				client_close(c);
+			} else if (!got_data) {
+				/*
+				 * read() == 0: no data and no host.  Only when this
+				 * wakeup brought no data: the host's first bytes can
+				 * overtake its "port open" control message, and the
+				 * conversation must survive that.
+				 */
+				serial_host_gone(c);
+			} else {
+				client_flush(c);
 			}
 			return;
 		}
@@ -215,10 +220,6 @@ static void client_event(struct source *src, uint32_t events)
 			break;
 	}
 	sb_free(&reply);
-	if (events & EPOLLHUP && c->kind == CHANNEL_SERIAL) {
-		serial_host_gone(c);
-		return;
-	}
 	client_flush(c);
 }
 

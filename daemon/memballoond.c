@@ -39,6 +39,7 @@
 #define NL_RETRY_MS 60000	/* family absent: look again this often (udev/nlctrl usually tell us first) */
 #define PSI_RETRY_MS 60000
 #define MAX_OVERRIDES 64
+#define REFRESH_MIN_MS 200	/* a request re-reads /proc unless the last sample is this fresh */
 
 struct override {
 	const char *key;
@@ -80,6 +81,10 @@ struct daemon {
 
 /* ---- state for replies ------------------------------------------------ */
 
+static void take_sample(struct daemon *d);
+static void devs_refresh(struct daemon *d);
+static void refresh_view(void *arg, struct view *v);
+
 static void get_view(void *arg, struct view *v)
 {
 	struct daemon *d = arg;
@@ -93,6 +98,21 @@ static void get_view(void *arg, struct view *v)
 	v->mono_ms = mono_now_ms();
 	v->wall_ms = wall_now_ms();
 	v->page_kib = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
+	v->refresh = refresh_view;
+	v->refresh_arg = d;
+}
+
+/* A host asked for the current state: read it (unless just read). */
+static void refresh_view(void *arg, struct view *v)
+{
+	struct daemon *d = arg;
+
+	if (!d->have_sample || mono_now_ms() - d->cur.mono_ms >= REFRESH_MIN_MS) {
+		take_sample(d);
+		devs_refresh(d);
+	}
+	get_view(d, v);
+	v->refresh = NULL;
 }
 
 static void push(struct daemon *d, struct strbuf *line, bool sample)

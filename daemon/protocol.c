@@ -32,6 +32,15 @@ static void error_reply(const struct proto_conn *c, struct strbuf *out, const ch
 	json_error(out, NULL, msg);
 }
 
+/* Requests for the current state read it afresh, not from the last periodic sample. */
+static const struct view *fresh_view(const struct view *v, struct view *tmp)
+{
+	if (!v->refresh)
+		return v;
+	v->refresh(v->refresh_arg, tmp);
+	return tmp;
+}
+
 static void reply_head(struct strbuf *out, const struct json_request *req)
 {
 	sb_puts(out, "{\"reply\":");
@@ -45,6 +54,7 @@ static bool handle_json(struct proto_conn *c, const char *line, size_t len,
 			const struct view *v, struct strbuf *out)
 {
 	struct json_request req;
+	struct view tmp;
 	const char *why;
 
 	if (json_parse_request(line, len, &req, &why)) {
@@ -62,7 +72,7 @@ static bool handle_json(struct proto_conn *c, const char *line, size_t len,
 	} else if (!strcmp(req.cmd, "snapshot")) {
 		reply_head(out, &req);
 		sb_puts(out, ",");
-		report_snapshot_fields(out, v);
+		report_snapshot_fields(out, fresh_view(v, &tmp));
 		sb_puts(out, "}\n");
 	} else if (!strcmp(req.cmd, "subscribe")) {
 		c->subscribed = true;
@@ -83,8 +93,10 @@ static bool handle_json(struct proto_conn *c, const char *line, size_t len,
 
 static bool handle_mom(const char *line, size_t len, const struct view *v, struct strbuf *out)
 {
+	struct view tmp;
+
 	if (len == 5 && !memcmp(line, "stats", 5)) {
-		report_mom_stats(out, v);
+		report_mom_stats(out, fresh_view(v, &tmp));
 		return true;
 	}
 	sb_puts(out, "error:unknown request\n");
@@ -169,11 +181,13 @@ enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
 	 */
 	if (c->kind != PROTO_JSON && !c->discarding && c->len == 5 &&
 	    !memcmp(c->line, "stats", 5)) {
+		struct view tmp;
+
 		c->len = 0;
 		c->partial_since_ms = 0;
 		c->kind = PROTO_MOM;
 		c->errors = 0;
-		report_mom_stats(out, v);
+		report_mom_stats(out, fresh_view(v, &tmp));
 	}
 	return PROTO_CONTINUE;
 }

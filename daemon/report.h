@@ -23,6 +23,9 @@ struct view {
 	const char *trigger;		/* active PSI trigger, NULL if none */
 	uint64_t mono_ms, wall_ms;	/* now */
 	unsigned int page_kib;		/* guest page size, for swap page counts */
+	/* re-read everything now and fill *fresh (snapshot and MOM requests); may be NULL */
+	void (*refresh)(void *arg, struct view *fresh);
+	void *refresh_arg;
 };
 
 /* {"name":"virtio3",...} */
