@@ -166,8 +166,13 @@ chroot:*)
 		mount -t proc proc "$CH/proc"
 		mount --bind "$KROOT" "$CH$KROOT"
 		mount --bind "$OUT" "$CH$OUT"
-		exec chroot "$CH" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-			HOME=/root LANG=C.UTF-8 make "$@"
+		rc=0
+		chroot "$CH" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root LANG=C.UTF-8 make "$@" || rc=$?
+		# (the namespace takes the mounts along anyway, also when killed)
+		umount "$CH$OUT" "$CH$KROOT" "$CH/proc"
+		rmdir "$CH$OUT" 2>/dev/null || true
+		exit $rc
 	' sh "$CH" "$KROOT" "$OUT" "$@" >&2
 	;;
 esac
