@@ -13,6 +13,14 @@ A test is a plain function taking a Ctx, registered with @test:
 
 Every VM booted through ctx.boot() is closed by the runner, and its console
 is scanned for WARNING:/BUG:/Oops/Call Trace/KASAN: any such line fails the test.
+
+A test's scope says where in the kernel x QEMU matrix it runs:
+  "vm"      (default) once per kernel x QEMU cell, e.g. stats[6.12/qemu-7.2]
+  "kernel"  once per kernel, no guest, e.g. build_w1[6.12]
+  "once"    once per run, e.g. checkpatch
+ctx.kenv is the kernel's KEY=VALUE environment (scripts/guest-kernel.sh, plus
+ENV_FILE, the file it is in, and LABEL, e.g. 6.12); ctx.qemu and
+ctx.qemu_version ((10, 0)) say which QEMU a "vm" test runs on.
 """
 import os
 import time
@@ -30,18 +38,27 @@ class TestFailure(AssertionError):
     pass
 
 
-def test(name, timeout=300):
+SCOPES = ("vm", "kernel", "once")
+
+
+def test(name, timeout=300, scope="vm"):
+    assert scope in SCOPES, scope
+
     def deco(fn):
         fn.test_name = name
         fn.test_timeout = timeout
+        fn.test_scope = scope
         TESTS.append(fn)
         return fn
     return deco
 
 
 class Ctx:
-    def __init__(self, name, kenv, initrd, module, outdir, verbose=False):
+    def __init__(self, name, kenv, initrd, module, outdir, verbose=False,
+                 qemu=None, qemu_version=None):
         self.name = name
+        self.qemu = qemu                          # path of qemu-system-x86_64 (or wrapper)
+        self.qemu_version = qemu_version          # e.g. (7, 2)
         self.kenv = kenv
         self.initrd = initrd
         self.module = module                      # host path of the .ko under test
@@ -68,6 +85,8 @@ class Ctx:
     # -- guests ------------------------------------------------------------------
     def boot(self, mem_mib=2048, balloon_opts="", **kw):
         n = len(self.vms)
+        if self.qemu:
+            kw.setdefault("qemu", self.qemu)
         vm = VM(self.kenv, self.initrd, mem_mib=mem_mib, balloon_opts=balloon_opts,
                 name=self.name if n == 0 else "%s-%d" % (self.name, n + 1),
                 logdir=self.outdir, **kw)

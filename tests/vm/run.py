@@ -1,12 +1,25 @@
 #!/usr/bin/python3
-"""Run the memballoon VM tests.
+"""Run the memballoon tests on one or more kernels and QEMUs.
 
-  tests/vm/run.py [--module driver/memballoon.ko | --module intree]
-                  [--kernel-env FILE | --vmlinuz F --moddir D] [--only NAME[,NAME]]
-                  [--out build/test-logs] [--list] [-v]
+  tests/vm/run.py --matrix check|full             the matrices of make check / check-matrix
+  tests/vm/run.py [--kernel ID|ENV_FILE ...] [--qemu 7.2|10.0|PATH ...]
+  tests/vm/run.py --kernel-env FILE [--module driver/memballoon.ko]
+  common: [--module build|intree|KO] [--only NAME[,NAME]] [--out build/test-logs]
+          [--list] [-v]
 
-Prints one line per test (PASS/FAIL/SKIP) and closes with "N passed, N failed".
-Logs (per-test log, guest console, QEMU output) go to --out.
+Kernel ids (tests/vm/matrix.py): bookworm, bookworm/cloud, bookworm/rt,
+bookworm-backports, trixie-backports (and their /cloud, /rt); each is fetched
+into the cache by scripts/guest-kernel.sh.  With several --kernel and --qemu
+the VM tests run on every kernel x QEMU; with --matrix, --kernel and --qemu
+narrow the matrix down.  --module build (the default) builds driver/ for each
+kernel with scripts/build-module.sh.
+
+Prints one line per test, with its matrix cell in the name:
+  PASS inflate_deflate[6.12/qemu-7.2] (12.3s) ...      (vm tests)
+  PASS build_w1[6.12] (8.1s) ...                       (kernel tests)
+  PASS checkpatch (3.0s) ...                           (once per run)
+then a summary per cell as # comments, and closes with one "N passed, N
+failed" line for everything.  Logs go to --out, one directory per cell.
 """
 import argparse
 import fnmatch
@@ -14,7 +27,6 @@ import glob
 import importlib
 import os
 import signal
-import subprocess
 import sys
 import time
 import traceback
@@ -24,7 +36,10 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
+import matrix  # noqa: E402
+import vm as vmmod  # noqa: E402
 from harness import Ctx, Skip  # noqa: E402
+from matrix import Kernel, SetupError  # noqa: E402
 
 
 class TestTimeout(Exception):
@@ -32,29 +47,7 @@ class TestTimeout(Exception):
 
 
 def parse_env_lines(text):
-    env = {}
-    for line in text.splitlines():
-        if "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            env[k.strip()] = v.strip()
-    return env
-
-
-def kernel_env(a):
-    if a.kernel_env:
-        env = parse_env_lines(open(a.kernel_env).read())
-    elif a.vmlinuz or os.environ.get("VMLINUZ"):
-        env = {"VMLINUZ": a.vmlinuz or os.environ["VMLINUZ"],
-               "MODDIR": a.moddir or os.environ.get("MODDIR", ""),
-               "KDIR": a.kdir or os.environ.get("KDIR", "")}
-    else:
-        out = subprocess.run(["sh", os.path.join(REPO, "scripts", "guest-kernel.sh")],
-                             check=True, stdout=subprocess.PIPE, text=True).stdout
-        env = parse_env_lines(out)
-    for k in ("VMLINUZ", "MODDIR"):
-        if not env.get(k) or not os.path.exists(env[k]):
-            raise SystemExit("run.py: kernel %s missing (%r)" % (k, env.get(k)))
-    return env
+    return matrix.parse_env(text)
 
 
 def load_tests():
@@ -63,57 +56,133 @@ def load_tests():
     return harness.TESTS
 
 
+class Unit:
+    """One place in the matrix: scope "once", "kernel" (k) or "vm" (k x q)."""
+
+    def __init__(self, scope, kernel=None, qemu=None, tests=()):
+        self.scope, self.kernel, self.qemu, self.tests = scope, kernel, qemu, list(tests)
+        self.qemu_path = self.qemu_ver = None
+        self.passed = self.failed = self.skipped = 0
+        self.seconds = 0.0
+
+    def cell(self):
+        if self.scope == "once":
+            return ""
+        if self.scope == "kernel":
+            return self.kernel.label
+        ver = "qemu-%d.%d" % self.qemu_ver if self.qemu_ver else "qemu-" + self.qemu
+        return "%s/%s" % (self.kernel.label, ver)
+
+    def full_name(self, test_name):
+        c = self.cell()
+        return "%s[%s]" % (test_name, c) if c else test_name
+
+    def outdir(self, base):
+        c = self.cell()
+        return os.path.join(base, c.replace("/", "-")) if c else base
+
+
+def plan(a, tests):
+    """The units to run, in order: once, per kernel, per kernel x QEMU."""
+    by_scope = {s: [t for t in tests if t.test_scope == s] for s in harness.SCOPES}
+    kernels = {}
+
+    def kernel(spec):
+        if spec not in kernels:
+            kernels[spec] = Kernel(spec)
+        return kernels[spec]
+
+    if a.matrix:
+        m = matrix.MATRICES[a.matrix]
+        build = [k for k in m["build"] if not a.kernel or k in a.kernel]
+        cells = [(k, q, pat) for k, q, pat in m["vm"]
+                 if (not a.kernel or k in a.kernel) and (not a.qemu or q in a.qemu)]
+    else:
+        specs = list(a.kernel)
+        if a.kernel_env:
+            specs.append(a.kernel_env)
+        if not specs:
+            specs = ["bookworm"]
+        build = specs
+        cells = [(k, q, "*") for k in specs for q in (a.qemu or ["system"])]
+
+    units = []
+    if by_scope["once"]:
+        units.append(Unit("once", tests=by_scope["once"]))
+    for k in build:
+        if by_scope["kernel"]:
+            units.append(Unit("kernel", kernel(k), tests=by_scope["kernel"]))
+    for k, q, pat in cells:
+        sel = [t for t in by_scope["vm"]
+               if any(fnmatch.fnmatch(t.test_name, p) for p in pat.split(","))]
+        if sel:
+            units.append(Unit("vm", kernel(k), q, sel))
+    return units
+
+
 def main():
-    ap = argparse.ArgumentParser(description="memballoon VM tests")
-    ap.add_argument("--module", default=os.path.join(REPO, "driver", "memballoon.ko"),
-                    help="the .ko under test, or 'intree' for the kernel's virtio_balloon.ko")
+    ap = argparse.ArgumentParser(description="memballoon tests",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--matrix", choices=sorted(matrix.MATRICES),
+                    help="a named kernel x QEMU matrix (check: make check, full: make check-matrix)")
+    ap.add_argument("--kernel", action="append", default=[],
+                    help="kernel id (%s) or KEY=VALUE env file; repeatable"
+                    % ", ".join(matrix.KERNELS))
+    ap.add_argument("--qemu", action="append", default=[],
+                    help="7.2, 10.0, system, or a path to qemu-system-x86_64 or a "
+                    "wrapper; repeatable")
+    ap.add_argument("--module", default="build",
+                    help="build (driver/ built per kernel), intree (the kernel's "
+                    "virtio_balloon.ko) or a .ko file (one kernel only)")
     ap.add_argument("--kernel-env", help="file of KEY=VALUE lines from scripts/guest-kernel.sh")
     ap.add_argument("--vmlinuz")
     ap.add_argument("--moddir")
     ap.add_argument("--kdir")
     ap.add_argument("--only", action="append", default=[],
-                    help="run only these tests (names or globs, comma separated)")
+                    help="run only these tests (names or globs, comma separated; "
+                    "or a full name such as stats[6.12/qemu-10.0])")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "test-logs"))
     ap.add_argument("--list", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
 
+    # --vmlinuz/--moddir (or $VMLINUZ/$MODDIR): a kernel given by its paths.
+    if not a.kernel_env and (a.vmlinuz or os.environ.get("VMLINUZ")) and not a.kernel:
+        os.makedirs(a.out, exist_ok=True)
+        a.kernel_env = os.path.join(a.out, "kernel-args.env")
+        with open(a.kernel_env, "w") as f:
+            for k, v in (("VMLINUZ", a.vmlinuz or os.environ.get("VMLINUZ")),
+                         ("MODDIR", a.moddir or os.environ.get("MODDIR", "")),
+                         ("KDIR", a.kdir or os.environ.get("KDIR", ""))):
+                f.write("%s=%s\n" % (k, v))
+
     tests = load_tests()
     pats = [p for o in a.only for p in o.split(",") if p]
-    if pats:
-        tests = [t for t in tests if any(fnmatch.fnmatch(t.test_name, p) for p in pats)]
+    full_pats = [p for p in pats if "[" in p]          # exact full names
+    name_pats = [p for p in pats if "[" not in p]
+    if name_pats or full_pats:
+        tests = [t for t in tests if any(fnmatch.fnmatch(t.test_name, p) for p in name_pats)
+                 or any(p.startswith(t.test_name + "[") for p in full_pats)]
         if not tests:
             print("run.py: no test matches %s" % ",".join(pats))
             print("0 passed, 1 failed")
             return 1
+    units = plan(a, tests)
     if a.list:
-        for t in tests:
-            print(t.test_name)
+        for u in units:
+            cell = u.cell() if u.scope != "vm" else "%s/qemu-%s" % (u.kernel.spec, u.qemu)
+            for t in u.tests:
+                print("%s[%s]" % (t.test_name, cell) if cell else t.test_name)
         return 0
-
-    os.makedirs(a.out, exist_ok=True)
-    try:
-        kenv = kernel_env(a)
-        module = a.module
-        if module == "intree":
-            module = os.path.join(kenv["MODDIR"], "kernel", "drivers", "virtio",
-                                  "virtio_balloon.ko")
-            if not os.path.exists(module):
-                module = module + ".xz"
-        if not os.path.exists(module):
-            raise SystemExit("module under test not found: %s (build it first)" % module)
-        initrd = os.path.join(a.out, "initramfs.cpio.gz")
-        subprocess.run([sys.executable, os.path.join(REPO, "scripts", "mkinitramfs.py"),
-                        "--moddir", kenv["MODDIR"], "--module", module, "--out", initrd],
-                       check=True)
-    except (SystemExit, subprocess.CalledProcessError) as e:
-        print("FAIL setup: %s" % e)
+    if a.module not in ("build", "intree") and len({u.kernel for u in units if u.scope == "vm"}) > 1:
+        print("run.py: --module %s cannot serve several kernels (use build)" % a.module)
         print("0 passed, 1 failed")
         return 1
 
-    print("# kernel %s, module %s (driver %s), logs in %s" % (
-        kenv.get("KVER", os.path.basename(kenv["VMLINUZ"])), module,
-        harness.module_name(module), a.out), flush=True)
+    os.makedirs(a.out, exist_ok=True)
+    setup_log = open(os.path.join(a.out, "setup.log"), "a")
+    vm_kernels = {u.kernel for u in units if u.scope == "vm"}
 
     def on_alarm(signum, frame):
         raise TestTimeout("test timed out")
@@ -128,52 +197,119 @@ def main():
 
     passed = failed = skipped = 0
     t_all = time.monotonic()
-    for t in tests:
-        name = t.test_name
-        ctx = Ctx(name, kenv, initrd, module, a.out, verbose=a.verbose)
-        ctx._t0 = t0 = time.monotonic()
-        status, reason = "PASS", ""
-        try:
-            signal.alarm(t.test_timeout)
+    initrds = {}
+    done = []
+    try:
+        for u in units:
+            t_unit = time.monotonic()
+            done.append(u)
+            # -- set the unit up: kernel, module, initramfs, QEMU ---------------
+            module = initrd = None
+            kenv = {}
             try:
-                t(ctx)
-            finally:
-                signal.alarm(0)
-        except Skip as e:
-            status, reason = "SKIP", str(e)
-        except KeyboardInterrupt:
-            ctx.close_all()
-            print("FAIL %s: interrupted" % name)
-            print("%d passed, %d failed" % (passed, failed + 1))
-            return 130
-        except (AssertionError, TestTimeout) as e:
-            status, reason = "FAIL", str(e) or type(e).__name__
-            ctx.log(traceback.format_exc())
-        except Exception as e:
-            status, reason = "FAIL", "%s: %s" % (type(e).__name__, e)
-            ctx.log(traceback.format_exc())
-        reason = reason.strip().splitlines()[0] if reason.strip() else ""
-        try:
-            problems = ctx.close_all()
-        except Exception as e:
-            problems = ["closing VMs: %s" % e]
-        if problems and status != "SKIP":
-            if status == "PASS":
-                status = "FAIL"
-                reason = "guest console: %s" % problems[0].strip()
-            else:
-                reason += " (console: %s)" % problems[0].strip()
-        dt = time.monotonic() - t0
-        if status == "PASS":
-            passed += 1
-            print("PASS %s (%.1fs) %s" % (name, dt, " ".join(ctx.notes)), flush=True)
-        elif status == "SKIP":
-            skipped += 1
-            print("SKIP %s: %s" % (name, reason), flush=True)
-        else:
-            failed += 1
-            print("FAIL %s: %s (%.1fs, log %s)" % (name, reason, dt,
-                  os.path.join(a.out, name + ".log")), flush=True)
+                if u.kernel:
+                    kenv = u.kernel.setup(u.kernel in vm_kernels,
+                                          os.path.join(a.out, "kernels"), setup_log)
+                if u.scope == "vm":
+                    u.qemu_path, u.qemu_ver = matrix.find_qemu(u.qemu, setup_log)
+                    key = (u.kernel, a.module)
+                    if key not in initrds:
+                        if a.module == "build":
+                            module = u.kernel.module(setup_log)
+                        elif a.module == "intree":
+                            module = u.kernel.intree_module()
+                        else:
+                            module = os.path.abspath(a.module)
+                            if not os.path.exists(module):
+                                raise SetupError("module under test not found: %s "
+                                                 "(build it first)" % module)
+                        kdir = os.path.join(a.out, "kernels")
+                        initrd = matrix.initramfs(u.kernel, module, os.path.join(
+                            kdir, "initramfs-%s.cpio.gz" % u.kernel.label), setup_log)
+                        initrds[key] = (module, initrd)
+                    module, initrd = initrds[key]
+            except (SetupError, OSError) as e:
+                failed += 1
+                u.failed += 1
+                print("FAIL setup[%s]: %s" % (u.cell() or "-", e), flush=True)
+                u.seconds = time.monotonic() - t_unit
+                continue
+            outdir = u.outdir(a.out)
+            os.makedirs(outdir, exist_ok=True)
+            if u.scope == "vm":
+                vmmod.DEFAULT_QEMU = u.qemu_path
+                print("# %s: kernel %s (%s), %s (%s), module %s (driver %s), logs in %s" % (
+                    u.cell(), kenv.get("KVER", kenv.get("VMLINUZ")), u.kernel.spec,
+                    "qemu-%d.%d" % u.qemu_ver, u.qemu_path, module,
+                    harness.module_name(module), outdir), flush=True)
+
+            # -- run its tests ----------------------------------------------------
+            for t in u.tests:
+                name = t.test_name
+                full = u.full_name(name)
+                if full_pats and not any(fnmatch.fnmatch(t.test_name, p) for p in name_pats) \
+                        and full not in full_pats:
+                    continue
+                ctx = Ctx(name, kenv, initrd, module, outdir, verbose=a.verbose,
+                          qemu=u.qemu_path, qemu_version=u.qemu_ver)
+                ctx._t0 = t0 = time.monotonic()
+                status, reason = "PASS", ""
+                try:
+                    signal.alarm(t.test_timeout)
+                    try:
+                        t(ctx)
+                    finally:
+                        signal.alarm(0)
+                except Skip as e:
+                    status, reason = "SKIP", str(e)
+                except KeyboardInterrupt:
+                    ctx.close_all()
+                    print("FAIL %s: interrupted" % full)
+                    raise
+                except (AssertionError, TestTimeout) as e:
+                    status, reason = "FAIL", str(e) or type(e).__name__
+                    ctx.log(traceback.format_exc())
+                except Exception as e:
+                    status, reason = "FAIL", "%s: %s" % (type(e).__name__, e)
+                    ctx.log(traceback.format_exc())
+                reason = reason.strip().splitlines()[0] if reason.strip() else ""
+                try:
+                    problems = ctx.close_all()
+                except Exception as e:
+                    problems = ["closing VMs: %s" % e]
+                if problems and status != "SKIP":
+                    if status == "PASS":
+                        status = "FAIL"
+                        reason = "guest console: %s" % problems[0].strip()
+                    else:
+                        reason += " (console: %s)" % problems[0].strip()
+                dt = time.monotonic() - t0
+                if status == "PASS":
+                    passed += 1
+                    u.passed += 1
+                    print("PASS %s (%.1fs) %s" % (full, dt, " ".join(ctx.notes)), flush=True)
+                elif status == "SKIP":
+                    skipped += 1
+                    u.skipped += 1
+                    print("SKIP %s: %s" % (full, reason), flush=True)
+                else:
+                    failed += 1
+                    u.failed += 1
+                    print("FAIL %s: %s (%.1fs, log %s)" % (full, reason, dt,
+                          os.path.join(outdir, name + ".log")), flush=True)
+            u.seconds = time.monotonic() - t_unit
+    except KeyboardInterrupt:
+        print("%d passed, %d failed" % (passed, failed + 1))
+        return 130
+    finally:
+        setup_log.close()
+
+    for u in done:
+        if u.scope == "once" and len(done) == 1:
+            break
+        print("# %-24s %s %d passed, %d failed%s in %.1fs" % (
+            u.cell() or "(once)", "PASS" if not u.failed else "FAIL", u.passed, u.failed,
+            ", %d skipped" % u.skipped if u.skipped else "", u.seconds))
     print("# total %.1fs" % (time.monotonic() - t_all))
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:

@@ -29,6 +29,11 @@ PROBLEM_RE = re.compile(r"WARNING:|BUG:|Oops|Call Trace|KASAN|kernel BUG|"
 
 _live = set()
 
+# The QEMU a VM runs when the caller names none: the runner sets it to the
+# QEMU of the matrix cell under test (scripts/qemu.sh), so that tests which
+# construct VM() themselves run on that QEMU too.
+DEFAULT_QEMU = "qemu-system-x86_64"
+
 
 def _kill_all():
     for vm in list(_live):
@@ -63,7 +68,7 @@ class AgentError(Exception):
 class VM:
     def __init__(self, kenv, initrd, mem_mib=2048, smp=2, balloon_opts="",
                  name="vm", logdir=None, append="", extra_args=(),
-                 boot_timeout=120, qemu="qemu-system-x86_64",
+                 boot_timeout=120, qemu=None,
                  balloon_dev="virtio-balloon-pci"):
         self.kenv = kenv
         self.initrd = initrd
@@ -75,7 +80,7 @@ class VM:
         self.append = append
         self.extra_args = list(extra_args)
         self.boot_timeout = boot_timeout
-        self.qemu = qemu
+        self.qemu = qemu or DEFAULT_QEMU
         self.balloon_dev = balloon_dev   # e.g. virtio-balloon-device on microvm
         self.proc = None
         self.qmp = None

@@ -1,0 +1,184 @@
+"""The kernel x QEMU matrix: which kernels and QEMUs exist, which cells
+`make check` and `make check-matrix` run, and how each is set up (kernel
+fetched, module built, QEMU found) through the scripts in scripts/.
+
+Kernels are named by where they come from, so the names stay true when a
+suite moves to a newer kernel; the label printed in test names comes from the
+resolved version (6.1, 6.1-cloud, 6.1-rt, 6.12, 7.3, ...).
+"""
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SCRIPTS = os.path.join(REPO, "scripts")
+
+# kernel id -> (Debian suite, metapackage); "bookworm" is the machine's own.
+KERNELS = {
+    "bookworm": ("bookworm", "linux-image-amd64"),
+    "bookworm/cloud": ("bookworm", "linux-image-cloud-amd64"),
+    "bookworm/rt": ("bookworm", "linux-image-rt-amd64"),
+    "bookworm-backports": ("bookworm-backports", "linux-image-amd64"),
+    "bookworm-backports/cloud": ("bookworm-backports", "linux-image-cloud-amd64"),
+    "bookworm-backports/rt": ("bookworm-backports", "linux-image-rt-amd64"),
+    "trixie-backports": ("trixie-backports", "linux-image-amd64"),
+    "trixie-backports/cloud": ("trixie-backports", "linux-image-cloud-amd64"),
+    "trixie-backports/rt": ("trixie-backports", "linux-image-rt-amd64"),
+}
+QEMUS = ("7.2", "10.0")   # bookworm's, bookworm-backports'
+
+SUPPORTED = ["bookworm", "bookworm/cloud", "bookworm/rt", "bookworm-backports",
+             "trixie-backports"]
+
+# A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
+# are (kernel, qemu, test globs) and get the vm-scope tests that match.
+MATRICES = {
+    # make check: build on every supported kernel; the VM suite on 6.1, 6.12
+    # and 7.x on QEMU 7.2, and on 7.x on QEMU 10.0.
+    "check": {
+        "build": SUPPORTED,
+        "vm": [("bookworm", "7.2", "*"),
+               ("bookworm-backports", "7.2", "*"),
+               ("trixie-backports", "7.2", "*"),
+               ("trixie-backports", "10.0", "*")],
+    },
+    # make check-matrix: everything on everything.
+    "full": {
+        "build": SUPPORTED,
+        "vm": [(k, q, "*") for k in SUPPORTED for q in QEMUS],
+    },
+}
+
+
+class SetupError(Exception):
+    pass
+
+
+def _run(cmd, log):
+    """Run a setup script; its stderr goes to the log file; return stdout."""
+    log.write("$ %s\n" % " ".join(cmd))
+    log.flush()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    if p.returncode != 0:
+        log.flush()
+        raise SetupError("%s failed (rc %d), see %s" % (
+            os.path.basename(cmd[1] if cmd[0] == "sh" else cmd[0]), p.returncode, log.name))
+    return p.stdout
+
+
+def parse_env(text):
+    env = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k.strip()] = v.strip()
+    return env
+
+
+def kernel_label(kver):
+    """6.1.0-56-cloud-amd64 -> 6.1-cloud, 7.3.4+deb13-amd64 -> 7.3."""
+    m = re.match(r"(\d+)\.(\d+)[.\d]*(?:\+[0-9a-z]+)?-(?:\d+-)?(?:([a-z]+)-)?[a-z0-9_]+$", kver)
+    if not m:
+        return kver
+    label = "%s.%s" % (m.group(1), m.group(2))
+    return label + ("-" + m.group(3) if m.group(3) else "")
+
+
+class Kernel:
+    """One guest kernel: an id from KERNELS, or an env file."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.env = None
+        self.full = False          # image and modules too, not just headers
+
+    @property
+    def label(self):
+        if self.env and self.env.get("KVER"):
+            return kernel_label(self.env["KVER"])
+        return self.spec
+
+    def setup(self, need_image, outdir, log):
+        """Fetch (or find in the cache) the kernel; return its env dict."""
+        if self.env is not None and (self.full or not need_image):
+            return self.env
+        if self.spec in KERNELS:
+            suite, meta = KERNELS[self.spec]
+            cmd = ["sh", os.path.join(SCRIPTS, "guest-kernel.sh"), "--suite", suite]
+            if not need_image:
+                cmd.append("--headers")
+            env = parse_env(_run(cmd + [meta], log))
+        elif os.path.isfile(self.spec):
+            env = parse_env(open(self.spec).read())
+        else:
+            raise SetupError("unknown kernel %r (one of %s, or a KEY=VALUE env file)"
+                             % (self.spec, ", ".join(KERNELS)))
+        if need_image:
+            for k in ("VMLINUZ", "MODDIR"):
+                if not env.get(k) or not os.path.exists(env[k]):
+                    raise SetupError("kernel %s: %s missing (%r)" % (self.spec, k, env.get(k)))
+        self.full = need_image
+        env["LABEL"] = kernel_label(env.get("KVER", "")) if env.get("KVER") else self.spec
+        os.makedirs(outdir, exist_ok=True)
+        env_file = os.path.join(outdir, "kernel-%s.env" % env["LABEL"])
+        with open(env_file, "w") as f:
+            f.write("".join("%s=%s\n" % (k, v) for k, v in env.items()))
+        env["ENV_FILE"] = env_file
+        self.env = env
+        return env
+
+    def module(self, log):
+        """Build driver/ for this kernel (scripts/build-module.sh); return the .ko."""
+        out = _run(["sh", os.path.join(SCRIPTS, "build-module.sh"), self.env["ENV_FILE"]], log)
+        ko = out.strip().splitlines()[-1] if out.strip() else ""
+        if not ko.endswith(".ko") or not os.path.exists(ko):
+            raise SetupError("build-module.sh printed no .ko for %s, see %s" % (self.label, log.name))
+        return ko
+
+    def intree_module(self):
+        base = os.path.join(self.env["MODDIR"], "kernel", "drivers", "virtio", "virtio_balloon.ko")
+        for ext in ("", ".xz", ".zst", ".gz"):
+            if os.path.exists(base + ext):
+                return base + ext
+        raise SetupError("kernel %s has no virtio_balloon.ko" % self.label)
+
+
+_qemu_cache = {}
+
+
+def qemu_version(path):
+    """(major, minor) from `qemu --version`."""
+    p = subprocess.run([path, "--version"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    m = re.search(r"version (\d+)\.(\d+)", p.stdout)
+    if p.returncode != 0 or not m:
+        raise SetupError("%s --version: %s" % (path, p.stdout.strip()[:200]))
+    return int(m.group(1)), int(m.group(2))
+
+
+def find_qemu(spec, log):
+    """spec: "7.2", "10.0", "system" or a path; return (path, (major, minor))."""
+    if spec in _qemu_cache:
+        return _qemu_cache[spec]
+    if spec == "system":
+        path = "qemu-system-x86_64"
+    elif os.sep in spec:
+        path = os.path.abspath(spec)
+        if not os.access(path, os.X_OK):
+            raise SetupError("QEMU %s is not executable" % path)
+    elif re.match(r"^\d+\.\d+$", spec):
+        path = _run(["sh", os.path.join(SCRIPTS, "qemu.sh"), spec], log).strip()
+    else:
+        raise SetupError("unknown QEMU %r (7.2, 10.0, system or a path)" % spec)
+    ver = qemu_version(path)
+    _qemu_cache[spec] = (path, ver)
+    return path, ver
+
+
+def initramfs(kernel, module, out, log):
+    """The test initramfs for kernel + module (scripts/mkinitramfs.py)."""
+    _run([sys.executable, os.path.join(SCRIPTS, "mkinitramfs.py"),
+          "--moddir", kernel.env["MODDIR"], "--module", module, "--out", out], log)
+    return out
