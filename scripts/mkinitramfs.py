@@ -11,6 +11,9 @@ Contents:
                                          the in-tree virtio_balloon.ko, decompressed
   /lib/modules/kernel/boot.list          load order used by /init (no balloon!)
   /lib/modules/kernel/virtio_balloon.list  load order for the in-tree balloon
+  /lib/modules/kernel/brd.ko             the RAM disk, when the kernel has it as a
+                                         module (tests fill its page cache to get
+                                         reclaimable memory; the initramfs has none)
   /lib/modules/<name>.ko                 the module(s) under test (--module)
   any --extra HOST[:GUEST] file; for a dynamic ELF also the shared
   libraries and loader ldd lists, at the same paths
@@ -32,6 +35,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOT_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
                 "virtio_pci_legacy_dev", "virtio_pci"]
 EXTRA_MODULES = ["virtio_balloon"]
+# Loaded by tests that need them (insmod /lib/modules/kernel/NAME.ko), never by /init.
+AUX_MODULES = ["brd"]
 BUSYBOX = "/bin/busybox"
 
 
@@ -234,6 +239,11 @@ def main():
     c.file("lib/modules/kernel/boot.list", "".join("%s.ko\n" % n for n, _ in boot).encode())
     c.file("lib/modules/kernel/virtio_balloon.list",
            "".join("%s.ko\n" % n for n, _ in extra if (n, _) not in boot).encode())
+    have = {n for n, _ in boot + extra}
+    for name, rel in resolve(AUX_MODULES, deps, builtin, required=False):
+        if name not in have:
+            c.file("lib/modules/kernel/%s.ko" % name, read_ko(os.path.join(a.moddir, rel)))
+            have.add(name)
 
     for ko in a.module:
         c.file("lib/modules/%s.ko" % modname(ko), read_ko(ko))
