@@ -3,8 +3,11 @@
 # memballoon: the one entry point.
 #
 #   make [module]        build driver/memballoon.ko for KDIR (see below)
+#   make KVER=<version>  build it for any Debian kernel, e.g. 6.12.95+deb12-amd64
 #   make demo            boot a guest and watch memballoon move its balloon
-#   make check           build checks + the VM test suite (installs what it needs)
+#   make check           build checks on every supported kernel and the VM
+#                        suite on the kernel x QEMU cells of tests/vm/matrix.py
+#   make check-matrix    every VM test on every kernel x QEMU
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
 #   make install         install the module for the running kernel
 #   make lint            checkpatch on the driver
@@ -13,26 +16,47 @@
 # KDIR is the kernel build tree to compile against.  By default that is the
 # running kernel's (/lib/modules/$(uname -r)/build) when it exists, else the
 # Debian guest kernel that the tests use (fetched into a cache, never
-# installed).  Build for any other kernel with `make KDIR=/path/to/headers`
-# or `make KVER=6.1.0-56-amd64` (headers installed under /lib/modules).
+# installed).  `make KDIR=/path/to/headers` builds against any tree, in
+# driver/.  `make KVER=<version>` uses /lib/modules/KVER/build when the
+# machine has it; otherwise scripts/build-module.sh fetches that Debian
+# kernel's headers into the cache (from bookworm, bookworm-backports or
+# trixie-backports) and builds in build/modules/KVER/driver/, inside a cached
+# trixie chroot for 7.x kernels.  W=1 is passed on.
+#
+# check and check-matrix take KERNELS=, QEMUS= and TESTS= to narrow the
+# matrix, e.g. make check KERNELS=trixie-backports QEMUS=10.0 TESTS='stats*'.
 
 PYTHON     := /usr/bin/python3
 BUILD      := $(CURDIR)/build
 KERNEL_ENV := $(BUILD)/kernel.env
-KVER       ?= $(shell uname -r)
 
-# The guest kernel the VM tests boot (6.1, Debian bookworm).
+# KVER on the command line or in the environment names a kernel to build for.
+ifeq ($(origin KVER),undefined)
+  KVER := $(shell uname -r)
+  KVER_GIVEN :=
+else
+  KVER_GIVEN := 1
+endif
+
+# The guest kernel the demo and bench boot (6.1, Debian bookworm).
 guest_env   = $(shell sed -n 's/^$(1)=//p' $(KERNEL_ENV) 2>/dev/null)
 
 ifeq ($(origin KDIR),undefined)
   KDIR := $(wildcard /lib/modules/$(KVER)/build)
   ifeq ($(KDIR),)
-    KDIR = $(call guest_env,KDIR)
-    MODULE_NEEDS_GUEST := $(KERNEL_ENV)
+    ifeq ($(KVER_GIVEN),1)
+      MODULE_VIA_SCRIPT := 1
+    else
+      KDIR = $(call guest_env,KDIR)
+      MODULE_NEEDS_GUEST := $(KERNEL_ENV)
+    endif
   endif
 endif
 
-.PHONY: all module guest-module deps kernel check demo bench install lint clean FORCE
+RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q)) \
+	   $(if $(TESTS),--only '$(TESTS)')
+
+.PHONY: all module guest-module deps kernel check check-matrix demo bench install lint clean FORCE
 
 all: module
 
@@ -50,15 +74,25 @@ $(KERNEL_ENV): FORCE
 kernel: $(KERNEL_ENV)
 
 module: $(MODULE_NEEDS_GUEST)
+ifeq ($(MODULE_VIA_SCRIPT),1)
+	@sh scripts/deps.sh
+	sh scripts/build-module.sh $(KVER) $(if $(W),W=$(W))
+else
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules
+endif
 
 # The tests always build against the guest kernel they boot.
 guest-module: $(KERNEL_ENV)
 	$(MAKE) -C $(call guest_env,KDIR) M=$(CURDIR)/driver modules
 
-check: $(KERNEL_ENV) guest-module
-	$(PYTHON) tests/vm/run.py --kernel-env $(KERNEL_ENV) \
-		--module driver/memballoon.ko --out $(BUILD)/test-logs
+# One runner for the whole matrix: it fetches the kernels and QEMU 10.0
+# into the cache, builds the module per kernel and closes with one
+# "N passed, N failed" line.
+check: deps
+	$(PYTHON) tests/vm/run.py --matrix check --out $(BUILD)/test-logs $(RUN_ARGS)
+
+check-matrix: deps
+	$(PYTHON) tests/vm/run.py --matrix full --out $(BUILD)/test-logs-matrix $(RUN_ARGS)
 
 demo: $(KERNEL_ENV) guest-module
 	$(PYTHON) scripts/demo.py --kernel-env $(KERNEL_ENV) \
@@ -68,9 +102,14 @@ bench: $(KERNEL_ENV) guest-module
 	$(PYTHON) tests/vm/bench_cycle.py --kernel-env $(KERNEL_ENV) \
 		--module driver/memballoon.ko
 
+ifeq ($(MODULE_VIA_SCRIPT),1)
+install:
+	@echo "install: no /lib/modules/$(KVER)/build: install is for a kernel this machine has" >&2; exit 1
+else
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/driver modules_install
 	depmod -a $(KVER)
+endif
 
 DRIVER_SOURCES = $(filter-out %.mod.c,$(wildcard driver/*.c)) \
 		 $(wildcard driver/*.h) driver/Kbuild Kconfig

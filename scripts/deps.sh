@@ -5,8 +5,10 @@
 set -eu
 
 # gcc-12 and libssl3: what the dpkg -x unpacked linux-headers/linux-kbuild need.
+# debootstrap: the trixie chroot that 7.x kernels' kbuild needs
+# (scripts/build-root.sh).
 PKGS="gcc gcc-12 make libc6-dev libelf-dev libssl3 bc flex bison kmod
-      python3 perl cpio xz-utils zstd busybox-static qemu-system-x86"
+      python3 perl cpio xz-utils zstd busybox-static qemu-system-x86 debootstrap"
 PKGS="$PKGS $*"
 
 missing=""
