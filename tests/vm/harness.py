@@ -62,8 +62,9 @@ class Ctx:
         self.kenv = kenv
         self.initrd = initrd
         self.module = module                      # host path of the .ko under test
-        self.driver = module_name(module)         # e.g. memballoon, virtio_balloon
-        self.guest_ko = "/lib/modules/%s.ko" % self.driver
+        # e.g. memballoon, virtio_balloon (None for tests without a guest)
+        self.driver = module_name(module) if module else None
+        self.guest_ko = "/lib/modules/%s.ko" % self.driver if module else None
         self.outdir = outdir
         self.verbose = verbose
         self.vms = []
