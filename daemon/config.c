@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,6 +139,7 @@ static int parse_tcp(const char *v, struct config *c)
 		memmove(addr, addr + 1, n - 2);
 		addr[n - 2] = '\0';
 	}
+	memset(c->tcp_addr, 0, sizeof(c->tcp_addr));
 	snprintf(c->tcp_addr, sizeof(c->tcp_addr), "%s", addr);
 	c->tcp_port = (unsigned int)port;
 	return 0;
@@ -202,10 +204,11 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 				    "(window 500000..10000000) or off");
 	} else if (!strcmp(key, "serial_port")) {
 		if (is_off(value)) {
-			c->serial_port[0] = '\0';
+			memset(c->serial_port, 0, sizeof(c->serial_port));
 		} else {
 			if (!valid_port_name(value))
 				return fail(err, errlen, "serial_port: not a port name");
+			memset(c->serial_port, 0, sizeof(c->serial_port));
 			snprintf(c->serial_port, sizeof(c->serial_port), "%s", value);
 		}
 	} else if (!strcmp(key, "tcp")) {
@@ -235,8 +238,12 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 
 		errno = 0;
 		d = strtod(value, &end);
+		/* PSI averages have two decimals */
+		if (!errno && end != value && !*end && isfinite(d))
+			d = round(d * 100) / 100;
 		if (errno || end == value || *end || !(d > 0 && d <= 100))
-			return fail(err, errlen, "release_full_avg10: expected a percentage in (0, 100]");
+			return fail(err, errlen, "release_full_avg10: expected a percentage in "
+				    "(0, 100], two decimals");
 		c->policy.release_full_avg10 = d;
 	} else if (!strcmp(key, "release_hold")) {
 		if (parse_uint(value, 0, 3600, &x))
@@ -369,7 +376,7 @@ void config_write(const struct config *c, FILE *f)
 	fprintf(f, "max_clients = %u\n", c->max_clients);
 	fprintf(f, "request_timeout = %u\n", c->request_timeout_s);
 	fprintf(f, "release_on_pressure = %s\n", p->release_enabled ? "yes" : "no");
-	fprintf(f, "release_full_avg10 = %g\n", p->release_full_avg10);
+	fprintf(f, "release_full_avg10 = %.2f\n", p->release_full_avg10);
 	fprintf(f, "release_hold = %u\n", p->release_hold_s);
 	fprintf(f, "release_mib = %llu\n", (unsigned long long)(p->release_pages / MB_PAGES_PER_MIB));
 	fprintf(f, "release_interval = %u\n", p->release_interval_s);
