@@ -9,6 +9,9 @@ set -eu
 # (scripts/build-root.sh).
 PKGS="gcc gcc-12 make libc6-dev libelf-dev libssl3 bc flex bison kmod
       python3 perl cpio xz-utils zstd busybox-static qemu-system-x86 debootstrap"
+# the daemon (daemon/): its libraries, unit tests, fuzzers, man page check
+PKGS="$PKGS pkgconf libudev-dev libnl-3-dev libnl-genl-3-dev libcmocka-dev
+      clang-14 libclang-rt-14-dev groff-base"
 PKGS="$PKGS $*"
 
 missing=""
