@@ -9,6 +9,7 @@
  *   mbnl [-u UID] release ID PAGES     DEV_RELEASE
  *   mbnl listen SECONDS [COUNT]        print events until SECONDS or COUNT
  *   mbnl fuzz COUNT SEED               send malformed requests, expect errors
+ *   mbnl now                           print the wall clock (s.ms), for latencies
  *
  * -u drops to UID before talking (the unprivileged-caller tests).
  * Errors print "error: <errno> <strerror>: <extack message>" and exit 1.
@@ -392,6 +393,13 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc == 1 && !strcmp(argv[0], "now")) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		printf("%ld.%03ld\n", (long)t.tv_sec, t.tv_nsec / 1000000L);
+		return 0;
+	}
 	if (argc < 1) {
 		fprintf(stderr, "usage: mbnl [-u UID] dump|get|floor|release|listen|fuzz ...\n");
 		return 2;

@@ -1,0 +1,347 @@
+"""Device features beyond inflate/deflate/stats, and the netlink family.
+
+deflate_on_oom, reporting, poison, suspend (S3 and suspend-to-idle),
+hotunplug while inflating, and netlink (state, events, permissions, floor,
+release, malformed requests).  Each test boots its own guest and prints
+what it measured on its PASS line.
+"""
+import re
+import threading
+import time
+
+from harness import test, Skip, TestFailure
+from vm import MiB, VM
+
+RAM_MIB = 2048
+OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|Killed process")
+CORRUPT_RE = re.compile(r"pagealloc: (?:memory corruption|single bit error)")
+F_DEFLATE_ON_OOM, F_PAGE_POISON, F_REPORTING = 2, 4, 5
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def mbnl_dump(vm):
+    """The driver's devices as dicts, from the memballoon netlink family."""
+    rc, out = vm.run("mbnl dump")
+    check(rc == 0, "mbnl dump failed: %s" % out.strip())
+    devs = []
+    for line in out.splitlines():
+        d = {}
+        for kv in line.split():
+            k, _, v = kv.partition("=")
+            d[k] = int(v, 0) if re.fullmatch(r"(0x)?[0-9a-f]+", v) else v
+        if "id" in d:
+            devs.append(d)
+    check(len(devs) == 1, "expected one device in the dump, got %r" % out)
+    return devs[0]
+
+
+def hog(ctx, vm, mib, timeout=300):
+    """Run a workload that needs mib MiB; return (rc, seconds, output)."""
+    t0 = time.monotonic()
+    rc, out = vm.run("mbtool hog %d 1" % mib, timeout=timeout)
+    dt = time.monotonic() - t0
+    ctx.log("hog %d MiB: rc %d in %.1fs: %s" % (mib, rc, dt, out.strip()[-200:]))
+    return rc, dt, out
+
+
+def oom_workload(ctx, vm, driver_loader, tag):
+    """On a 2 GiB guest with deflate-on-oom: target 512 MiB, then a workload
+    of 1 GiB.  Returns (rc, seconds, oom kills, actual MiB after)."""
+    driver_loader(vm)
+    total0 = vm.meminfo()["MemTotal"]
+    ctx.set_target(vm, 512, timeout=90)
+    total1 = vm.meminfo()["MemTotal"]
+    check(abs(total1 - total0) <= 1024,
+          "%s: MemTotal moved %d -> %d KiB with DEFLATE_ON_OOM" % (tag, total0, total1))
+    vm.qmp.take_events("BALLOON_CHANGE")
+    rc, dt, out = hog(ctx, vm, 1024)
+    kills = len(OOM_RE.findall(vm.dmesg()))
+    actual = vm.qmp.query_balloon() // MiB
+    return rc, dt, kills, actual
+
+
+@test("deflate_on_oom", timeout=900)
+def t_deflate_on_oom(ctx):
+    """A workload needing 1 GiB beyond a 512 MiB target completes without an
+    OOM kill while the balloon still holds pages; MemTotal stays; the host
+    sees actual move.  The in-tree driver runs the same workload for
+    comparison (reported, not asserted)."""
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
+    rc, dt, kills, actual = oom_workload(ctx, vm, ctx.load_driver, ctx.driver)
+    check(rc == 0, "the workload failed (rc %d)" % rc)
+    check(kills == 0, "%d OOM kill lines in dmesg" % kills)
+    check(actual < RAM_MIB, "the balloon is empty after the workload (actual %d MiB)" % actual)
+    changes = vm.qmp.take_events("BALLOON_CHANGE")
+    check(changes, "no BALLOON_CHANGE event while the balloon released pages")
+    dev = mbnl_dump(vm) if ctx.driver == "memballoon" else {"oom_deflates": -1}
+    check(dev["oom_deflates"] != 0, "no OOM deflate counted: %r" % dev)
+    # the balloon does not grab the pages straight back
+    time.sleep(3)
+    after = vm.qmp.query_balloon() // MiB
+    check(after >= actual, "balloon re-inflated into the workload: %d -> %d MiB" % (actual, after))
+    ctx.note("1GiB beyond target: %.1fs, 0 OOM kills, %d releases, balloon still %d MiB"
+             % (dt, dev["oom_deflates"], RAM_MIB - actual))
+    if ctx.driver == "virtio_balloon":
+        return
+    # The in-tree driver in the same QEMU, for comparison: its guest is not
+    # scanned for problems (it may well wedge), only timed.
+    v2 = VM(ctx.kenv, ctx.initrd, mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on",
+            name=ctx.name + "-intree", logdir=ctx.outdir)
+    try:
+        v2.start()
+        rc2, dt2, kills2, actual2 = oom_workload(ctx, v2, ctx.load_intree, "virtio_balloon")
+        ctx.note("| in-tree: rc %d %.1fs %d OOM kills, balloon %d MiB" % (
+            rc2, dt2, kills2, RAM_MIB - actual2))
+    except Exception as e:
+        ctx.note("| in-tree: no result (%s)" % str(e).splitlines()[0][:60])
+    finally:
+        v2.close()
+
+
+@test("reporting", timeout=300)
+def t_reporting(ctx):
+    """Free page reporting: 1 GiB written and freed in the guest leaves
+    QEMU's RSS within seconds, without the balloon moving."""
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="free-page-reporting=on")
+    ctx.load_driver(vm)
+    dev = mbnl_dump(vm)
+    check(dev["features"] >> F_REPORTING & 1, "REPORTING not negotiated: %#x" % dev["features"])
+    vm.sh("mkdir -p /mnt && mount -t tmpfs -o size=1200m tmpfs /mnt")
+    rss0 = vm.rss_kib()
+    vm.sh("dd if=/dev/zero of=/mnt/fill bs=1M count=1024 2>&1 | tail -1", timeout=120)
+    rss1 = vm.rss_kib()
+    check(rss1 - rss0 >= 900 * 1024, "filling 1 GiB raised RSS only %d -> %d KiB" % (rss0, rss1))
+    vm.sh("rm /mnt/fill")
+    t0 = time.monotonic()
+    target = rss1 - 0.8 * (rss1 - rss0)
+    rss = rss1
+    while time.monotonic() - t0 < 30:
+        time.sleep(0.5)
+        rss = vm.rss_kib()
+        if rss <= target:
+            break
+    dt = time.monotonic() - t0
+    returned = rss1 - rss
+    check(rss <= target, "RSS %d KiB after 30 s: only %d MiB of 1 GiB returned"
+          % (rss, returned // 1024))
+    check(vm.qmp.query_balloon() == RAM_MIB * MiB, "the balloon moved")
+    dev = mbnl_dump(vm)
+    check(dev["reported"] > 0, "no reported pages counted")
+    ctx.note("1GiB freed: RSS %d->%dMiB in %.1fs, %d MiB reported"
+             % (rss1 // 1024, rss // 1024, dt, dev["reported"] // 256))
+
+
+def poison_body(ctx, append, expect_discard):
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="free-page-reporting=on", append=append)
+    ctx.load_driver(vm)
+    dev = mbnl_dump(vm)
+    check(dev["features"] >> F_PAGE_POISON & 1, "%s: PAGE_POISON not negotiated: %#x"
+          % (append, dev["features"]))
+    check(dev["features"] >> F_REPORTING & 1, "%s: REPORTING not negotiated" % append)
+    vm.sh("mkdir -p /mnt && mount -t tmpfs -o size=1200m tmpfs /mnt")
+    rss_min = None
+    for i in range(2):
+        vm.sh("dd if=/dev/zero of=/mnt/fill bs=1M count=768 2>&1 | tail -1", timeout=120)
+        rss1 = vm.rss_kib()
+        vm.sh("rm /mnt/fill")
+        time.sleep(6)
+        rss_min = vm.rss_kib()
+        ctx.log("%s round %d: RSS %d -> %d KiB" % (append, i, rss1, rss_min))
+    # reuse the reported pages: the guest checks its poison when it allocates
+    rc, out = vm.run("mbtool touch 1200", timeout=120)
+    check(rc == 0, "touch after reporting failed: %s" % out)
+    bad = CORRUPT_RE.findall(vm.dmesg())
+    check(not bad, "%s: corruption reported: %s" % (append, bad[:3]))
+    dev = mbnl_dump(vm)
+    check(dev["reported"] > 0, "%s: nothing reported" % append)
+    if expect_discard:
+        check(rss1 - rss_min >= 512 * 1024, "%s: RSS fell only %d -> %d KiB" % (append, rss1, rss_min))
+    return rss1, rss_min, dev["reported"]
+
+
+@test("poison", timeout=400)
+def t_poison(ctx):
+    """PAGE_POISON is negotiated when freed pages carry content; reporting
+    then stays correct: init_on_free=1 (poison_val 0) lets the host drop
+    pages, page_poison=1 (0xaa) makes QEMU keep them; no corruption either way."""
+    r1, m1, n1 = poison_body(ctx, "init_on_free=1", True)
+    r2, m2, n2 = poison_body(ctx, "page_poison=1", False)
+    ctx.note("init_on_free: RSS %d->%dMiB; page_poison: %d->%dMiB, no corruption"
+             % (r1 // 1024, m1 // 1024, r2 // 1024, m2 // 1024))
+
+
+def suspend_cycle(ctx, vm, how):
+    """Suspend the guest one way and wake it; return seconds.
+
+    S3: QEMU's system_wakeup.  Suspend-to-idle: QEMU cannot wake it over QMP,
+    so the agent's serial port is made a wakeup source and the host sends it
+    a byte."""
+    res = {}
+    if how == "s3":
+        cmd = "echo deep > /sys/power/mem_sleep && echo mem > /sys/power/state"
+    else:
+        cmd = ("echo enabled > /sys/class/tty/ttyS1/power/wakeup && "
+               "echo freeze > /sys/power/state")
+    th = threading.Thread(target=lambda: res.update(r=vm.run(cmd, timeout=60)))
+    t0 = time.monotonic()
+    th.start()
+    if how == "s3":
+        deadline = time.monotonic() + 30
+        while vm.qmp.cmd("query-status")["status"] != "suspended":
+            check(time.monotonic() < deadline, "guest never reached S3")
+            time.sleep(0.2)
+        vm.qmp.cmd("system_wakeup")
+    else:
+        while th.is_alive() and time.monotonic() - t0 < 40:
+            time.sleep(2)
+            if "PM: suspend entry" in vm.console():
+                vm.agent.sendall(b"\n")    # any byte: the agent ignores blank lines
+    th.join(60)
+    rc, out = res.get("r", (1, "no reply"))
+    check(rc == 0, "%s suspend failed: %s" % (how, out))
+    check("PM: suspend exit" in vm.console(), "%s: no suspend in the console" % how)
+    return time.monotonic() - t0
+
+
+@test("suspend", timeout=400)
+def t_suspend(ctx):
+    """Freeze/restore with an inflated balloon (S3 woken by QMP system_wakeup,
+    and suspend-to-idle woken by the RTC): the balloon is back at the target
+    after resume and keeps following it."""
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    times = []
+    for how, target, nxt in (("s3", 1024, 1536), ("s2idle", 512, 1024)):
+        ctx.set_target(vm, target)
+        dt = suspend_cycle(ctx, vm, how)
+        back = ctx.set_target(vm, target, timeout=60)    # reached again after restore
+        dev = mbnl_dump(vm)
+        check(dev["actual"] * 4096 == (RAM_MIB - target) * MiB,
+              "%s: driver holds %d pages, target %d MiB" % (how, dev["actual"], target))
+        ctx.set_target(vm, nxt, timeout=60)
+        times.append("%s %.1fs" % (how, dt + back))
+    ctx.note("resume at target: " + ", ".join(times))
+
+
+@test("hotunplug_inflating", timeout=300)
+def t_hotunplug_inflating(ctx):
+    """device_del while the balloon is inflating: every page back, no WARN;
+    a re-plugged device binds and works."""
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    mi0 = vm.meminfo()
+    vm.qmp.balloon(256 * MiB)
+    time.sleep(0.3)          # inflating now: 1.75 GiB takes about a second
+    mid = vm.qmp.query_balloon() // MiB
+    vm.qmp.device_del("balloon0")
+    vm.qmp.wait_event("DEVICE_DELETED", timeout=60,
+                      pred=lambda d: d.get("device") == "balloon0")
+    mi1 = vm.meminfo()
+    check(abs(mi1["MemTotal"] - mi0["MemTotal"]) <= 1024,
+          "MemTotal %d KiB after unplug, %d before" % (mi1["MemTotal"], mi0["MemTotal"]))
+    check(mi1["MemFree"] >= 0.97 * mi0["MemFree"],
+          "MemFree %d KiB after unplug, %d before" % (mi1["MemFree"], mi0["MemFree"]))
+    vm.qmp.device_add("virtio-balloon-pci", id="balloon0")
+    ctx.wait_bound(vm, ctx.driver, timeout=60)
+    dt = ctx.set_target(vm, 1024)
+    ctx.note("unplugged at %d MiB mid-inflate, all back; replug+1GiB %.1fs" % (mid, dt))
+
+
+@test("netlink", timeout=400)
+def t_netlink(ctx):
+    """The memballoon family: state matches the host's view; events arrive;
+    writes need CAP_NET_ADMIN; floor and release work as documented;
+    malformed requests from root and nobody get only error replies."""
+    if ctx.driver != "memballoon":
+        raise Skip("the netlink family is memballoon's")
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
+    ctx.load_driver(vm)
+    dev = mbnl_dump(vm)
+    check(dev["name"] == "virtio%d" % dev["id"], "name/id mismatch: %r" % dev)
+    check(dev["features"] >> F_DEFLATE_ON_OOM & 1, "DEFLATE_ON_OOM not negotiated")
+    memtotal_pages = vm.meminfo()["MemTotal"] // 4
+    check(abs(dev["ram"] - memtotal_pages) <= 256, "ram %d pages, MemTotal %d pages"
+          % (dev["ram"], memtotal_pages))
+
+    # events: a listener sees the target change, progress and arrival.
+    # Guest and host clocks differ: estimate the offset around one command.
+    h0 = time.time()
+    guest_now = float(vm.sh("mbnl now").strip())
+    h1 = time.time()
+    offset = guest_now - (h0 + h1) / 2
+    vm.sh("(mbnl listen 30 > /tmp/ev 2>&1 &) ; sleep 0.5")
+    t_cmd = time.time() + offset
+    ctx.set_target(vm, 1024)
+    time.sleep(1)
+    ev = vm.sh("cat /tmp/ev")
+    names = re.findall(r"event=([a-z-]+)", ev)
+    for want in ("target-changed", "actual-changed", "target-reached"):
+        check(want in names, "no %s event: %s" % (want, names))
+    first = re.search(r"t=([0-9.]+) .*event=target-changed", ev)
+    latency = float(first.group(1)) - t_cmd if first else -1
+    dev = mbnl_dump(vm)
+    check(dev["actual"] == (RAM_MIB - 1024) * 256 and dev["target"] == dev["actual"],
+          "dump says target %d actual %d, host asked for 1 GiB" % (dev["target"], dev["actual"]))
+
+    # unprivileged writes: EPERM; unprivileged reads: fine
+    rc, out = vm.run("mbnl -u 65534 floor %d 1000" % dev["id"])
+    check(rc != 0 and "Operation not permitted" in out, "unprivileged floor: %r" % out)
+    rc, out = vm.run("mbnl -u 65534 release %d 1000" % dev["id"])
+    check(rc != 0 and "Operation not permitted" in out, "unprivileged release: %r" % out)
+    rc, out = vm.run("mbnl -u 65534 dump")
+    check(rc == 0 and "actual=" in out, "unprivileged dump failed: %r" % out)
+    # bad input: clear errors, nothing changes
+    rc, out = vm.run("mbnl floor %d %d" % (dev["id"], dev["ram"] + 1))
+    check(rc != 0 and "larger than the guest" in out, "oversized floor: %r" % out)
+    rc, out = vm.run("mbnl get 4242")
+    check(rc != 0 and "No such device" in out, "unknown id: %r" % out)
+
+    # floor: the balloon never takes the guest below it (it limits
+    # inflation; a balloon already past it is left to the host's target)
+    ctx.set_target(vm, RAM_MIB)
+    floor = dev["ram"] - 300 * 256          # at most 300 MiB of balloon
+    rc, out = vm.run("mbnl floor %d %d" % (dev["id"], floor))
+    check(rc == 0, "floor failed: %r" % out)
+    vm.qmp.balloon(256 * MiB)
+    time.sleep(4)
+    dev = mbnl_dump(vm)
+    check(dev["actual"] == dev["ram"] - floor,
+          "with the floor the balloon holds %d pages, expected %d" % (dev["actual"], dev["ram"] - floor))
+    vm.run("mbnl floor %d 0" % dev["id"])
+    ctx.set_target(vm, 1024)
+
+    # release (DEFLATE_ON_OOM negotiated): pages come back, the host sees it
+    before = vm.qmp.query_balloon()
+    rc, out = vm.run("mbnl release %d %d" % (dev["id"], 64 * 256))
+    check(rc == 0, "release failed: %r" % out)
+    time.sleep(0.5)
+    after = vm.qmp.query_balloon()
+    check(after - before == 64 * MiB, "release moved actual by %d bytes" % (after - before))
+
+    # malformed and random requests
+    rc, out = vm.run("mbnl fuzz 3000 1 && mbnl -u 65534 fuzz 2000 2", timeout=240)
+    check(rc == 0, "fuzz: %s" % out.strip()[-300:])
+    counts = re.findall(r"fuzz: (\d+) requests, (\d+) errors, (\d+) accepted, (\d+) unanswered", out)
+    dev2 = mbnl_dump(vm)
+    check(dev2["id"] == dev["id"], "device gone after fuzzing")
+    ctx.note("event latency %.0f ms (+-%.0f), EPERM ok, floor ok, release 64MiB ok, fuzz %s"
+             % (latency * 1000, (h1 - h0) * 500, "+".join("%s(%s err)" % (c[0], c[1]) for c in counts)))
+
+
+@test("release_needs_deflate_on_oom", timeout=200)
+def t_release_eopnotsupp(ctx):
+    """Without DEFLATE_ON_OOM the host's target binds: release is refused."""
+    if ctx.driver != "memballoon":
+        raise Skip("the netlink family is memballoon's")
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    ctx.set_target(vm, 1024)
+    dev = mbnl_dump(vm)
+    rc, out = vm.run("mbnl release %d 1000" % dev["id"])
+    check(rc != 0 and "Operation not supported" in out, "release without DEFLATE_ON_OOM: %r" % out)
+    check(vm.qmp.query_balloon() == 1024 * MiB, "actual moved")
+    ctx.note("EOPNOTSUPP with extack")
