@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -83,7 +84,7 @@ static int parse_trigger(const char *v, struct psi_trigger *t)
 	char extra;
 
 	if (is_off(v)) {
-		t->enabled = false;
+		memset(t, 0, sizeof(*t));
 		return 0;
 	}
 	if (sscanf(v, "%7s %llu %llu %c", kind, &stall, &window, &extra) != 3)
@@ -113,10 +114,14 @@ static int parse_tcp(const char *v, struct config *c)
 {
 	const char *colon = strrchr(v, ':');
 	unsigned long long port;
+	struct in6_addr a6;
+	struct in_addr a4;
 	char addr[64];
 
 	if (is_off(v)) {
 		c->tcp_port = 0;
+		memset(c->tcp_addr, 0, sizeof(c->tcp_addr));
+		snprintf(c->tcp_addr, sizeof(c->tcp_addr), "0.0.0.0");
 		return 0;
 	}
 	if (!colon) {
@@ -138,6 +143,10 @@ static int parse_tcp(const char *v, struct config *c)
 			return -EINVAL;
 		memmove(addr, addr + 1, n - 2);
 		addr[n - 2] = '\0';
+		if (inet_pton(AF_INET6, addr, &a6) != 1)
+			return -EINVAL;
+	} else if (inet_pton(AF_INET, addr, &a4) != 1) {
+		return -EINVAL;	/* IPv6 needs its brackets */
 	}
 	memset(c->tcp_addr, 0, sizeof(c->tcp_addr));
 	snprintf(c->tcp_addr, sizeof(c->tcp_addr), "%s", addr);

@@ -101,6 +101,7 @@ static void values(void **state)
 	assert_int_equal(c.tcp_port, 99);
 	assert_int_equal(config_set(&c, "tcp", "off", err, sizeof(err)), 0);
 	assert_int_equal(c.tcp_port, 0);
+	assert_string_equal(c.tcp_addr, "0.0.0.0");
 	assert_int_equal(config_set(&c, "serial_port", "off", err, sizeof(err)), 0);
 	assert_string_equal(c.serial_port, "");
 	assert_int_equal(config_set(&c, "psi_trigger", "off", err, sizeof(err)), 0);
@@ -118,7 +119,8 @@ static void errors(void **state)
 		"sample_interval = 5s\n", "sample_interval =\n", "psi_trigger = some 1 100\n",
 		"psi_trigger = some 2000000 1000000\n", "psi_trigger = both 1 1000000\n",
 		"psi_trigger = some 1 1000000 x\n", "tcp = 65536\n", "tcp = :80\n",
-		"tcp = 1.2.3.4:\n", "tcp = [::1:80\n", "vsock = abc\n", "max_clients = 0\n",
+		"tcp = 1.2.3.4:\n", "tcp = [::1:80\n", "tcp = 1=120:2\n", "tcp = ::1:80\n",
+		"tcp = [1.2.3.4]:80\n", "tcp = host.example:80\n", "vsock = abc\n", "max_clients = 0\n",
 		"release_on_pressure = maybe\n", "release_full_avg10 = 0\n",
 		"release_full_avg10 = 101\n", "release_full_avg10 = nan\n", "release_mib = 0\n",
 		"inflate_floor = 0%\n", "inflate_floor = 101%\n", "inflate_floor = 12MB\n",
