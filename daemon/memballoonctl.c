@@ -313,12 +313,16 @@ static void watch_line(const char *what, const struct mb_dev *d)
 		sb_free(&sb);
 	} else {
 		stamp(ts, sizeof(ts));
-		if (d)
-			printf("%s %-9s %-16s target %llu MiB  actual %llu MiB  (%u/%u pages)\n",
+		if (d) {
+			printf("%s %-9s %-16s target %llu MiB  actual %llu MiB  (%u/%u pages)",
 			       ts, d->name, what, (unsigned long long)mb_pages_to_mib(d->target_pages),
 			       (unsigned long long)mb_pages_to_mib(d->actual_pages), d->target_pages,
 			       d->actual_pages);
-		else
+			if (d->floor_pages)
+				printf("  floor %llu MiB",
+				       (unsigned long long)mb_pages_to_mib(d->floor_pages));
+			printf("\n");
+		} else
 			printf("%s %s\n", ts, what);
 	}
 	fflush(stdout);

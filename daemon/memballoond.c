@@ -198,9 +198,10 @@ static void run_policy(struct daemon *d)
 			rc = mbnl_set_floor(&d->nl, dev->id, act[i].pages, &reply);
 		}
 		if (rc)
-			log_err("%s: %s %llu MiB (%s) failed: %s", dev->name, what,
+			log_err("%s: %s %llu MiB (%s) failed: %s%s%s", dev->name, what,
 				(unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
-				act[i].reason, strerror(-rc));
+				act[i].reason, strerror(-rc), d->nl.errmsg[0] ? ": " : "",
+				d->nl.errmsg);
 		else
 			log_notice("%s: %s %llu MiB (%s)", dev->name, what,
 				   (unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),

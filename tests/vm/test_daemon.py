@@ -467,6 +467,11 @@ def t_daemon_admin(ctx):
         rc, out = vm.run("su -s /bin/sh nobody -c 'memballoonctl release %s 64'" % g.dev)
         check(rc == 1 and "permission denied" in out, "unprivileged release: rc=%d %r" % (rc, out))
 
+        # memballoonctl watch follows everything below; background jobs of a
+        # non-interactive shell start with SIGINT ignored, it must still stop on it
+        vm.sh("(memballoonctl watch --interval 0 >/tmp/watch.log 2>&1; echo $? >/tmp/watch.rc) "
+              ">/dev/null 2>&1 &")
+
         # root: floor and release, each with its event
         out = vm.sh("memballoonctl set-floor %s 1024" % g.dev)
         _, ev = ser.json(10, lambda o: o.get("type") == "floor_changed")
@@ -508,6 +513,20 @@ def t_daemon_admin(ctx):
         ser.json(20, lambda o: o.get("type") == "target_changed")
         check(g.alive(), "memballoond died across rmmod/insmod")
         check("family memballoon unregistered" in g.log(), "unload not logged")
+
+        time.sleep(1)
+        vm.sh("kill -INT $(pidof memballoonctl)")
+        deadline = time.monotonic() + 10
+        while vm.run("test -s /tmp/watch.rc")[0] != 0:
+            check(time.monotonic() < deadline, "memballoonctl watch ignored SIGINT")
+            time.sleep(0.2)
+        watch = vm.sh("cat /tmp/watch.log")
+        ctx.log("memballoonctl watch:\n" + watch)
+        check(vm.sh("cat /tmp/watch.rc").strip() == "0", "watch exit status %s"
+              % vm.sh("cat /tmp/watch.rc").strip())
+        for what in ("floor_changed", "released", "target_changed", "driver unloaded",
+                     "driver loaded"):
+            check(what in watch, "memballoonctl watch did not show %s" % what)
         ctx.note("EPERM ok, reload seen %.1fs after insmod" % t_back)
     finally:
         g.close()
