@@ -20,4 +20,6 @@ has virtio_config.h "struct virtqueue_info" && echo -DMB_HAVE_VIRTQUEUE_INFO
 [ -f "$inc/balloon.h" ] && echo -DMB_HAVE_BALLOON_CORE
 # Newer kernels: the virtio core sets driver.owner itself (__register_virtio_driver).
 has virtio.h "__register_virtio_driver" && echo -DMB_HAVE_VIRTIO_DRIVER_OWNER
+# 6.7: shrinkers are allocated by the core (shrinker_alloc/shrinker_register).
+has shrinker.h "shrinker_alloc" && echo -DMB_HAVE_SHRINKER_ALLOC
 exit 0

@@ -154,4 +154,79 @@ static inline void mb_balloon_migrated(struct balloon_dev_info *b,
 #endif
 }
 
+/* ---- shrinkers ----------------------------------------------------------- */
+
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+
+#ifdef MB_HAVE_SHRINKER_ALLOC
+/* The core allocates the shrinker and carries our pointer for us. */
+static inline struct shrinker *
+mb_shrinker_create(unsigned long (*count)(struct shrinker *,
+					  struct shrink_control *),
+		   unsigned long (*scan)(struct shrinker *,
+					 struct shrink_control *),
+		   void *priv, const char *name)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->private_data = priv;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void *mb_shrinker_priv(struct shrinker *s)
+{
+	return s->private_data;
+}
+
+static inline void mb_shrinker_destroy(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+#else
+/* Before 6.7 the driver owns the shrinker: wrap it to carry our pointer. */
+struct mb_shrinker {
+	struct shrinker shrinker;
+	void *priv;
+};
+
+static inline struct shrinker *
+mb_shrinker_create(unsigned long (*count)(struct shrinker *,
+					  struct shrink_control *),
+		   unsigned long (*scan)(struct shrinker *,
+					 struct shrink_control *),
+		   void *priv, const char *name)
+{
+	struct mb_shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+	if (!s)
+		return NULL;
+	s->shrinker.count_objects = count;
+	s->shrinker.scan_objects = scan;
+	s->shrinker.seeks = DEFAULT_SEEKS;
+	s->priv = priv;
+	if (register_shrinker(&s->shrinker, "%s", name)) {
+		kfree(s);
+		return NULL;
+	}
+	return &s->shrinker;
+}
+
+static inline void *mb_shrinker_priv(struct shrinker *s)
+{
+	return container_of(s, struct mb_shrinker, shrinker)->priv;
+}
+
+static inline void mb_shrinker_destroy(struct shrinker *s)
+{
+	unregister_shrinker(s);
+	kfree(container_of(s, struct mb_shrinker, shrinker));
+}
+#endif
+
 #endif /* _MEMBALLOON_COMPAT_H */

@@ -63,6 +63,7 @@ void mb_queue_resize(struct memballoon *mb, unsigned long delay)
 static void mb_config_changed(struct virtio_device *vdev)
 {
 	mb_queue_resize(vdev->priv, 0);
+	mb_hint_config_changed(vdev->priv);
 }
 
 /* Queues in spec order, each with the feature that brings it (-1: always). */
@@ -75,7 +76,7 @@ static const struct {
 	[MB_VQ_STATS] = { VIRTIO_BALLOON_F_STATS_VQ,
 			  { "stats", mb_stats_requested } },
 	[MB_VQ_FREE_PAGE] = { VIRTIO_BALLOON_F_FREE_PAGE_HINT,
-			      { "free_page_vq", NULL } },
+			      { "free_page_vq", mb_vq_acked } },
 	[MB_VQ_REPORTING] = { VIRTIO_BALLOON_F_REPORTING,
 			      { "reporting_vq", mb_vq_acked } },
 };
@@ -135,6 +136,7 @@ static void mb_stop_work(struct memballoon *mb)
 	cancel_delayed_work_sync(&mb->resize_work);
 	cancel_work_sync(&mb->stats_work);
 	cancel_work_sync(&mb->event_work);
+	cancel_work_sync(&mb->hint_work);
 }
 
 static int mb_probe(struct virtio_device *vdev)
@@ -158,6 +160,7 @@ static int mb_probe(struct virtio_device *vdev)
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
 	INIT_WORK(&mb->event_work, mb_event_work);
+	mb_hint_setup(mb);
 	mb_balloon_init(&mb->b_dev_info, mb_counts_managed(mb));
 	mb_migrate_init(mb);
 	mb->ram_pages = totalram_pages();
@@ -176,6 +179,9 @@ static int mb_probe(struct virtio_device *vdev)
 	err = mb_start_device(mb);
 	if (err)
 		goto err_free;
+	err = mb_hint_init(mb);
+	if (err)
+		goto err_stop;
 	err = mb_oom_init(mb);
 	if (err)
 		goto err_stop;
@@ -187,6 +193,7 @@ static int mb_probe(struct virtio_device *vdev)
 
 err_stop:
 	mb_stop_work(mb);
+	mb_hint_exit(mb);
 	mb_reporting_exit(mb);
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);
@@ -204,6 +211,7 @@ static void mb_remove(struct virtio_device *vdev)
 	mb_oom_exit(mb);
 	mb_reporting_exit(mb);
 	mb_stop_work(mb);
+	mb_hint_exit(mb);
 
 	mb_deflate_all(mb);
 
@@ -234,6 +242,7 @@ static int mb_freeze(struct virtio_device *vdev)
 
 	mb_reporting_exit(mb);
 	mb_stop_work(mb);
+	mb_hint_reset(mb);
 	mb_deflate_all(mb);
 
 	mutex_lock(&mb->lock);
@@ -268,6 +277,7 @@ static unsigned int mb_features[] = {
 	VIRTIO_BALLOON_F_MUST_TELL_HOST,
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
 	VIRTIO_BALLOON_F_PAGE_POISON,
 	VIRTIO_BALLOON_F_REPORTING,
 };

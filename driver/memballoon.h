@@ -120,6 +120,16 @@ struct memballoon {
 	struct notifier_block oom_nb;
 	/* REPORTING: the page_reporting core calls us through this. */
 	struct page_reporting_dev_info pr_dev_info;
+	/* FREE_PAGE_HINT: blocks hinted to the host, kept until DONE. */
+	struct work_struct hint_work;
+	spinlock_t hint_lock;		/* protects hint_pages, hint_blocks */
+	struct list_head hint_pages;
+	unsigned long hint_blocks;
+	unsigned long hint_flags;	/* MB_HINT_READ_ID */
+	u32 hint_cmd_received;		/* last ID read; hint_work only */
+	__virtio32 hint_cmd_active;	/* outbufs: DMA-able, so not on stack */
+	__virtio32 hint_cmd_stop;
+	struct shrinker *hint_shrinker;
 	/* Between freeze and restore: the queues are gone, pages stay put. */
 	bool frozen;
 
@@ -182,6 +192,13 @@ void mb_oom_exit(struct memballoon *mb);
 void mb_reporting_validate(struct virtio_device *vdev);
 int mb_reporting_init(struct memballoon *mb);
 void mb_reporting_exit(struct memballoon *mb);
+
+/* hint.c: free page hinting */
+void mb_hint_setup(struct memballoon *mb);
+int mb_hint_init(struct memballoon *mb);
+void mb_hint_exit(struct memballoon *mb);
+void mb_hint_reset(struct memballoon *mb);
+void mb_hint_config_changed(struct memballoon *mb);
 
 /* netlink.c: the memballoon generic netlink family */
 int mb_nl_init(void);

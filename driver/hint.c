@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memballoon: free page hinting (VIRTIO_BALLOON_F_FREE_PAGE_HINT).
+ *
+ * During live migration the host writes a new command ID into the config
+ * space.  We answer with that ID on the free page queue, then hand over
+ * free memory in 4 MiB blocks (the largest buddy order) that we allocate
+ * without any reclaim, so only memory that is free right now is hinted,
+ * and finish with the STOP ID.  The host skips sending hinted memory; if
+ * the guest needs a block again, the host's dirty tracking sends it after
+ * all.  We keep the blocks until the host says DONE, and a shrinker gives
+ * them back early whenever the guest is short of memory.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+
+#include "memballoon.h"
+
+#define MB_HINT_ORDER		MB_MAX_PAGE_ORDER
+/* No reclaim, no reserves, no warnings: only what is free right now. */
+#define MB_HINT_GFP		(__GFP_NORETRY | __GFP_NOWARN | __GFP_NOMEMALLOC)
+#define MB_HINT_READ_ID		0	/* bit in hint_flags: reread the command ID */
+
+static unsigned int mb_hint_detach(struct virtqueue *vq)
+{
+	unsigned int len, n = 0;
+
+	while (virtqueue_get_buf(vq, &len))
+		n++;
+	return n;
+}
+
+/* The host's current command ID, reread only after a config change. */
+static u32 mb_hint_cmd_id(struct memballoon *mb)
+{
+	if (test_and_clear_bit(MB_HINT_READ_ID, &mb->hint_flags))
+		virtio_cread_le(mb->vdev, struct virtio_balloon_config,
+				free_page_hint_cmd_id, &mb->hint_cmd_received);
+	return mb->hint_cmd_received;
+}
+
+static int mb_hint_send_id(struct memballoon *mb, __virtio32 *id)
+{
+	struct virtqueue *vq = mb->vqs[MB_VQ_FREE_PAGE];
+	struct scatterlist sg;
+	int err;
+
+	mb_hint_detach(vq);
+	sg_init_one(&sg, id, sizeof(*id));
+	err = virtqueue_add_outbuf(vq, &sg, 1, id, GFP_KERNEL);
+	if (!err)
+		virtqueue_kick(vq);
+	return err;
+}
+
+/* Give up to @blocks hinted blocks back to the guest; returns pages freed. */
+static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks)
+{
+	unsigned long freed = 0;
+	struct page *page;
+
+	while (freed < blocks) {
+		spin_lock_irq(&mb->hint_lock);
+		page = list_first_entry_or_null(&mb->hint_pages, struct page, lru);
+		if (page) {
+			list_del(&page->lru);
+			mb->hint_blocks--;
+		}
+		spin_unlock_irq(&mb->hint_lock);
+		if (!page)
+			break;
+		__free_pages(page, MB_HINT_ORDER);
+		freed++;
+	}
+	return freed << MB_HINT_ORDER;
+}
+
+/* Hint free blocks until the host stops us or no free block is left. */
+static void mb_hint_run(struct memballoon *mb, u32 cmd)
+{
+	struct virtqueue *vq = mb->vqs[MB_VQ_FREE_PAGE];
+	const unsigned int bytes = PAGE_SIZE << MB_HINT_ORDER;
+	unsigned long hinted = 0;
+	struct scatterlist sg;
+	struct page *page;
+	int err;
+
+	mb->hint_cmd_active = cpu_to_virtio32(mb->vdev, cmd);
+	err = mb_hint_send_id(mb, &mb->hint_cmd_active);
+	while (!err && mb_hint_cmd_id(mb) == cmd) {
+		mb_hint_detach(vq);
+		/* One entry stays free for the STOP ID. */
+		if (vq->num_free <= 1) {
+			wait_event_timeout(mb->acked, mb_hint_detach(vq) ||
+					   test_bit(MB_HINT_READ_ID, &mb->hint_flags),
+					   HZ / 10);
+			continue;
+		}
+		page = alloc_pages(MB_HINT_GFP, MB_HINT_ORDER);
+		if (!page)
+			break;
+		sg_init_one(&sg, page_address(page), bytes);
+		err = virtqueue_add_inbuf(vq, &sg, 1, page_address(page),
+					  GFP_KERNEL);
+		if (err) {
+			__free_pages(page, MB_HINT_ORDER);
+			break;
+		}
+		virtqueue_kick(vq);
+		spin_lock_irq(&mb->hint_lock);
+		list_add(&page->lru, &mb->hint_pages);
+		mb->hint_blocks++;
+		spin_unlock_irq(&mb->hint_lock);
+		hinted += bytes >> VIRTIO_BALLOON_PFN_SHIFT;
+		cond_resched();
+	}
+	WRITE_ONCE(mb->counters.hinted, mb->counters.hinted + hinted);
+	mb->hint_cmd_stop = cpu_to_virtio32(mb->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
+	if (mb_hint_send_id(mb, &mb->hint_cmd_stop) || err)
+		dev_warn_ratelimited(&mb->vdev->dev,
+				     "free page hinting stopped early: %d\n", err);
+	dev_dbg(&mb->vdev->dev, "hinted %lu pages for command %u\n", hinted, cmd);
+}
+
+static void mb_hint_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(work, struct memballoon,
+					     hint_work);
+	u32 cmd = mb_hint_cmd_id(mb);
+
+	if (cmd == VIRTIO_BALLOON_CMD_ID_DONE)
+		mb_hint_return(mb, ULONG_MAX);
+	else if (cmd != VIRTIO_BALLOON_CMD_ID_STOP &&
+		 cmd != virtio32_to_cpu(mb->vdev, mb->hint_cmd_active))
+		mb_hint_run(mb, cmd);
+}
+
+/* From config_changed (any context): look at the command ID in work. */
+void mb_hint_config_changed(struct memballoon *mb)
+{
+	if (!mb_negotiated(mb, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		return;
+	set_bit(MB_HINT_READ_ID, &mb->hint_flags);
+	wake_up(&mb->acked);
+	mb_queue_work(mb, &mb->hint_work);
+}
+
+static unsigned long mb_hint_count(struct shrinker *s,
+				   struct shrink_control *sc)
+{
+	struct memballoon *mb = mb_shrinker_priv(s);
+
+	return READ_ONCE(mb->hint_blocks) << MB_HINT_ORDER;
+}
+
+static unsigned long mb_hint_scan(struct shrinker *s,
+				  struct shrink_control *sc)
+{
+	struct memballoon *mb = mb_shrinker_priv(s);
+	unsigned long freed;
+
+	freed = mb_hint_return(mb, DIV_ROUND_UP(sc->nr_to_scan,
+						1UL << MB_HINT_ORDER));
+	return freed ? freed : SHRINK_STOP;
+}
+
+/* Called before the device can raise a config change (probe). */
+void mb_hint_setup(struct memballoon *mb)
+{
+	spin_lock_init(&mb->hint_lock);
+	INIT_LIST_HEAD(&mb->hint_pages);
+	INIT_WORK(&mb->hint_work, mb_hint_work);
+}
+
+int mb_hint_init(struct memballoon *mb)
+{
+	if (!mb_negotiated(mb, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		return 0;
+	/* One entry for the command ID and at least one for a block. */
+	if (virtqueue_get_vring_size(mb->vqs[MB_VQ_FREE_PAGE]) < 2)
+		return -ENOSPC;
+	mb->hint_shrinker = mb_shrinker_create(mb_hint_count, mb_hint_scan, mb,
+					       "memballoon-hints");
+	return mb->hint_shrinker ? 0 : -ENOMEM;
+}
+
+/* After the work stopped: every hinted block back, a new ID starts afresh. */
+void mb_hint_reset(struct memballoon *mb)
+{
+	mb_hint_return(mb, ULONG_MAX);
+	mb->hint_cmd_active = 0;
+	mb->hint_cmd_received = 0;
+}
+
+void mb_hint_exit(struct memballoon *mb)
+{
+	if (mb->hint_shrinker)
+		mb_shrinker_destroy(mb->hint_shrinker);
+	mb->hint_shrinker = NULL;
+	mb_hint_reset(mb);
+}
