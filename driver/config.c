@@ -5,13 +5,16 @@
  * The host writes num_pages (its target, in 4 KiB pages); we write actual
  * (what the balloon holds).  The spec wants actual written as one 32-bit
  * little-endian store, so the host never sees a torn value.  The modern PCI
- * and MMIO transports do that for a 4-byte field, but the legacy PCI
- * transport copies config writes byte by byte, and QEMU then reports every
- * intermediate value as a BALLOON_CHANGE.  For a legacy PCI device we
- * therefore write the field ourselves through the device's I/O BAR.
+ * and MMIO transports do that for a 4-byte field, but the legacy ones (PCI
+ * with disable-modern=on, and virtio-mmio version 1, QEMU microvm's default)
+ * copy config writes byte by byte, and QEMU then reports every intermediate
+ * value as a BALLOON_CHANGE.  For a legacy device we therefore map the
+ * field ourselves and store it in one go.
  */
 #include <linux/io.h>
 #include <linux/pci.h>
+#include <linux/platform_device.h>
+#include <linux/virtio_mmio.h>
 #include <linux/virtio_pci.h>
 
 #include "memballoon.h"
@@ -27,40 +30,77 @@ u32 mb_read_target(struct memballoon *mb)
 	return ALIGN(num_pages, MB_PFNS_PER_PAGE);
 }
 
-/* The legacy virtio-pci device behind @vdev, if that is its transport. */
-static struct pci_dev *mb_legacy_pci_dev(struct virtio_device *vdev)
+/* Legacy virtio-pci: the config space follows the header in I/O BAR 0. */
+static void mb_map_legacy_pci(struct memballoon *mb, struct pci_dev *pdev)
 {
-	struct device *parent = vdev->dev.parent;
-	struct pci_dev *pdev;
-
-	if (virtio_has_feature(vdev, VIRTIO_F_VERSION_1) || !parent ||
-	    !dev_is_pci(parent))
-		return NULL;
-	pdev = to_pci_dev(parent);
-	/* Only the legacy layout: virtio's vendor ID and an I/O port BAR 0. */
 	if (pdev->vendor != PCI_VENDOR_ID_REDHAT_QUMRANET ||
 	    !(pci_resource_flags(pdev, 0) & IORESOURCE_IO))
-		return NULL;
-	return pdev;
+		return;
+	mb->actual_base = pci_iomap(pdev, 0, 0);
+	if (!mb->actual_base)
+		return;
+	mb->actual_pdev = pdev;
+	mb->actual_reg = mb->actual_base +
+			 VIRTIO_PCI_CONFIG_OFF(pdev->msix_enabled) +
+			 offsetof(struct virtio_balloon_config, actual);
+}
+
+/* Legacy virtio-mmio: version 1 registers, config space at 0x100. */
+static void mb_map_legacy_mmio(struct memballoon *mb,
+			       struct platform_device *pdev)
+{
+	struct resource *res = platform_get_resource(pdev, IORESOURCE_MEM, 0);
+	void __iomem *base;
+
+	if (!res || resource_size(res) < VIRTIO_MMIO_CONFIG +
+					 sizeof(struct virtio_balloon_config))
+		return;
+	base = ioremap(res->start, resource_size(res));
+	if (!base)
+		return;
+	if (readl(base + VIRTIO_MMIO_MAGIC_VALUE) != 0x74726976 ||	/* "virt" */
+	    readl(base + VIRTIO_MMIO_VERSION) != 1) {
+		iounmap(base);
+		return;
+	}
+	mb->actual_base = base;
+	mb->actual_reg = base + VIRTIO_MMIO_CONFIG +
+			 offsetof(struct virtio_balloon_config, actual);
+}
+
+/* Find a legacy transport's config field for one-store writes of actual. */
+void mb_config_init(struct memballoon *mb)
+{
+	struct device *parent = mb->vdev->dev.parent;
+
+	if (virtio_has_feature(mb->vdev, VIRTIO_F_VERSION_1) || !parent)
+		return;
+	if (dev_is_pci(parent))
+		mb_map_legacy_pci(mb, to_pci_dev(parent));
+	else if (dev_is_platform(parent))
+		mb_map_legacy_mmio(mb, to_platform_device(parent));
+}
+
+void mb_config_exit(struct memballoon *mb)
+{
+	if (!mb->actual_base)
+		return;
+	if (mb->actual_pdev)
+		pci_iounmap(mb->actual_pdev, mb->actual_base);
+	else
+		iounmap(mb->actual_base);
+	mb->actual_base = NULL;
+	mb->actual_reg = NULL;
 }
 
 void mb_write_actual(struct memballoon *mb)
 {
-	struct pci_dev *pdev = mb_legacy_pci_dev(mb->vdev);
 	u32 actual = mb->num_pages;
-	void __iomem *base;
 
 	lockdep_assert_held(&mb->lock);
-	if (pdev) {
-		base = pci_iomap(pdev, 0, 0);
-		if (base) {
-			iowrite32(actual, base +
-				  VIRTIO_PCI_CONFIG_OFF(pdev->msix_enabled) +
-				  offsetof(struct virtio_balloon_config, actual));
-			pci_iounmap(pdev, base);
-			return;
-		}
-	}
-	virtio_cwrite_le(mb->vdev, struct virtio_balloon_config, actual,
-			 &actual);
+	if (mb->actual_reg)
+		iowrite32(actual, mb->actual_reg);
+	else
+		virtio_cwrite_le(mb->vdev, struct virtio_balloon_config, actual,
+				 &actual);
 }

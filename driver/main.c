@@ -95,6 +95,7 @@ static int mb_init_vqs(struct memballoon *mb)
 
 static void mb_free(struct memballoon *mb)
 {
+	mb_config_exit(mb);
 	kfree(mb->vm_events);
 	kfree(mb->stats);
 	kfree(mb->pfns);
@@ -173,6 +174,7 @@ static int mb_probe(struct virtio_device *vdev)
 		goto err_free;
 	}
 
+	mb_config_init(mb);
 	err = mb_stats_alloc(mb);
 	if (err)
 		goto err_free;

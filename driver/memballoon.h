@@ -130,6 +130,10 @@ struct memballoon {
 	__virtio32 hint_cmd_active;	/* outbufs: DMA-able, so not on stack */
 	__virtio32 hint_cmd_stop;
 	struct shrinker *hint_shrinker;
+	/* Legacy transports: our own mapping of the actual field, or NULL. */
+	void __iomem *actual_base;
+	void __iomem *actual_reg;
+	struct pci_dev *actual_pdev;	/* set when actual_base is a PCI iomap */
 	/* Between freeze and restore: the queues are gone, pages stay put. */
 	bool frozen;
 
@@ -161,6 +165,8 @@ void mb_queue_resize(struct memballoon *mb, unsigned long delay);
 /* config.c: the device's config space */
 u32 mb_read_target(struct memballoon *mb);
 void mb_write_actual(struct memballoon *mb);
+void mb_config_init(struct memballoon *mb);
+void mb_config_exit(struct memballoon *mb);
 
 /* balloon.c: inflate and deflate */
 void mb_vq_acked(struct virtqueue *vq);
