@@ -82,6 +82,13 @@ class Unit:
         return os.path.join(base, c.replace("/", "-")) if c else base
 
 
+def cell_selects(pat, name):
+    """pat: comma separated globs; "!glob" excludes, e.g. "*,!daemon_*"."""
+    pats = [p for p in pat.split(",") if p]
+    return (any(fnmatch.fnmatch(name, p) for p in pats if not p.startswith("!"))
+            and not any(fnmatch.fnmatch(name, p[1:]) for p in pats if p.startswith("!")))
+
+
 def plan(a, tests):
     """The units to run, in order: once, per kernel, per kernel x QEMU."""
     by_scope = {s: [t for t in tests if t.test_scope == s] for s in harness.SCOPES}
@@ -113,8 +120,7 @@ def plan(a, tests):
         if by_scope["kernel"]:
             units.append(Unit("kernel", kernel(k), tests=by_scope["kernel"]))
     for k, q, pat in cells:
-        sel = [t for t in by_scope["vm"]
-               if any(fnmatch.fnmatch(t.test_name, p) for p in pat.split(","))]
+        sel = [t for t in by_scope["vm"] if cell_selects(pat, t.test_name)]
         if sel:
             units.append(Unit("vm", kernel(k), q, sel))
     return units

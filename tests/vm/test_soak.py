@@ -67,5 +67,5 @@ def t_soak(ctx):
     check(not re.search(r"Out of memory|oom-kill", dmesg), "OOM during the soak")
     ctx.set_target(vm, RAM_MIB, timeout=120)
     check(balloon_pages_held(vm) == 0, "pages left in the balloon at the end")
-    ctx.note("%d targets, %d MiB moved in %.0fs, %d MiB of data intact"
+    ctx.note("%d targets (%d MiB of target changes) in %.0fs, %d MiB of data intact"
              % (n_targets, moved, soak_s, DATA_FILES * DATA_MIB))
