@@ -97,10 +97,21 @@ void mb_write_actual(struct memballoon *mb)
 {
 	u32 actual = mb->num_pages;
 
+	u32 seen;
+
 	lockdep_assert_held(&mb->lock);
-	if (mb->actual_reg)
+	if (mb->actual_reg) {
 		iowrite32(actual, mb->actual_reg);
-	else
-		virtio_cwrite_le(mb->vdev, struct virtio_balloon_config, actual,
-				 &actual);
+		/* Trust the mapping only while the device reads back what we wrote. */
+		virtio_cread_le(mb->vdev, struct virtio_balloon_config, actual,
+				&seen);
+		if (seen == actual)
+			return;
+		dev_warn(&mb->vdev->dev,
+			 "device ignored a 32-bit write of actual (%u, reads %u): writing it through the transport from now on\n",
+			 actual, seen);
+		mb_config_exit(mb);
+	}
+	virtio_cwrite_le(mb->vdev, struct virtio_balloon_config, actual,
+			 &actual);
 }
