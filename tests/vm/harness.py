@@ -23,6 +23,7 @@ ENV_FILE, the file it is in, and LABEL, e.g. 6.12); ctx.qemu and
 ctx.qemu_version ((10, 0)) say which QEMU a "vm" test runs on.
 """
 import os
+import re
 import time
 
 from vm import VM, MiB
@@ -88,11 +89,31 @@ class Ctx:
         n = len(self.vms)
         if self.qemu:
             kw.setdefault("qemu", self.qemu)
-        vm = VM(self.kenv, self.initrd, mem_mib=mem_mib, balloon_opts=balloon_opts,
-                name=self.name if n == 0 else "%s-%d" % (self.name, n + 1),
-                logdir=self.outdir, **kw)
+        name = self.name if n == 0 else "%s-%d" % (self.name, n + 1)
+        for attempt in (1, 2):
+            vm = VM(self.kenv, self.initrd, mem_mib=mem_mib, balloon_opts=balloon_opts,
+                    name=name, logdir=self.outdir, **kw)
+            try:
+                vm.start()
+                break
+            except Exception as e:
+                # The guest kernel itself can die while booting under TCG
+                # (seen: an int3 Oops in live code patching on 7.x), before
+                # any module of ours is loaded.  Retry that once; anything
+                # else, or a second failure, fails the test.
+                try:    # start() closed the VM, which saved its console here
+                    with open(os.path.join(self.outdir, name + ".console.log"),
+                              errors="replace") as f:
+                        console = f.read()
+                except OSError:
+                    console = ""
+                if attempt == 2 or not boot_crash_without_modules(console):
+                    self.vms.append(vm)
+                    raise
+                self.log("boot of %s crashed in the kernel, no module loaded; retrying:\n%s"
+                         % (name, "\n".join(console.splitlines()[-40:])))
+                self.note("boot retried after a kernel crash")
         self.vms.append(vm)
-        vm.start()
         self.log("booted %s (-m %d %s) in %.1fs" % (vm.name, mem_mib, balloon_opts,
                                                     vm.boot_seconds))
         return vm
@@ -152,6 +173,14 @@ class Ctx:
                 raise TestFailure("actual %d bytes (%.1f MiB) != target %d MiB after %ds" % (
                     actual, actual / MiB, target_mib, timeout))
             time.sleep(0.05)
+
+
+def boot_crash_without_modules(console):
+    """A guest console that shows a kernel crash while no module was loaded."""
+    if not re.search(r"Kernel panic|Oops", console):
+        return False
+    mods = re.findall(r"Modules linked in:(.*)", console)
+    return bool(mods) and all(not m.strip() for m in mods)
 
 
 def module_name(path):
