@@ -43,6 +43,18 @@
 #define MB_BALLOON_GFP		GFP_HIGHUSER
 #endif
 
+/*
+ * A reclaim counter (PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD,
+ * PGSTEAL_DIRECT), in pages: a vm event up to 6.x, a node stat in 7.x.
+ * The enum names are the same in both, so using the wrong one compiles
+ * and silently reads another counter.
+ */
+#ifdef MB_HAVE_NODE_STAT_RECLAIM
+#define mb_reclaim_pages(events, item)	global_node_page_state(item)
+#else
+#define mb_reclaim_pages(events, item)	((events)[item])
+#endif
+
 /* ---- virtqueues ---------------------------------------------------------- */
 
 #ifdef MB_HAVE_VIRTQUEUE_INFO

@@ -75,13 +75,13 @@ static unsigned int mb_collect_stats(struct memballoon *mb)
 	idx = mb_set_stat(mb, idx, VIRTIO_BALLOON_S_OOM_KILL, ev[OOM_KILL]);
 	idx = mb_set_stat(mb, idx, VIRTIO_BALLOON_S_ALLOC_STALL, stalls);
 	idx = mb_set_stat(mb, idx, VIRTIO_BALLOON_S_ASYNC_SCAN,
-			  mb_pages_to_bytes(ev[PGSCAN_KSWAPD]));
+			  mb_pages_to_bytes(mb_reclaim_pages(ev, PGSCAN_KSWAPD)));
 	idx = mb_set_stat(mb, idx, VIRTIO_BALLOON_S_DIRECT_SCAN,
-			  mb_pages_to_bytes(ev[PGSCAN_DIRECT]));
+			  mb_pages_to_bytes(mb_reclaim_pages(ev, PGSCAN_DIRECT)));
 	idx = mb_set_stat(mb, idx, VIRTIO_BALLOON_S_ASYNC_RECLAIM,
-			  mb_pages_to_bytes(ev[PGSTEAL_KSWAPD]));
+			  mb_pages_to_bytes(mb_reclaim_pages(ev, PGSTEAL_KSWAPD)));
 	idx = mb_set_stat(mb, idx, VIRTIO_BALLOON_S_DIRECT_RECLAIM,
-			  mb_pages_to_bytes(ev[PGSTEAL_DIRECT]));
+			  mb_pages_to_bytes(mb_reclaim_pages(ev, PGSTEAL_DIRECT)));
 	return idx;
 }
 
