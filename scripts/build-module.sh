@@ -137,7 +137,6 @@ rm -rf "$OUT/include"
 [ -d "$REPO/include" ] && cp -pR "$REPO/include" "$OUT/include"
 
 set -- -C "$KDIR" M="$MOD" CONFIG_DEBUG_INFO_BTF_MODULES= "$@" modules
-rm -f "$MOD/memballoon.ko"
 case "$HOW" in
 host)
 	log "$KVER: host, $GCC"

@@ -129,9 +129,13 @@ class Kernel:
         self.env = env
         return env
 
-    def module(self, log):
-        """Build driver/ for this kernel (scripts/build-module.sh); return the .ko."""
-        out = _run(["sh", os.path.join(SCRIPTS, "build-module.sh"), self.env["ENV_FILE"]], log)
+    def module(self, outdir, log):
+        """Build driver/ for this kernel (scripts/build-module.sh) in outdir
+        (the run's own, so that concurrent runs never replace each other's
+        .ko; kbuild rebuilds only what changed since the last run there);
+        return the .ko."""
+        out = _run(["sh", os.path.join(SCRIPTS, "build-module.sh"), "-o", outdir,
+                    self.env["ENV_FILE"]], log)
         ko = out.strip().splitlines()[-1] if out.strip() else ""
         if not ko.endswith(".ko") or not os.path.exists(ko):
             raise SetupError("build-module.sh printed no .ko for %s, see %s" % (self.label, log.name))

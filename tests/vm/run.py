@@ -221,7 +221,8 @@ def main():
                     key = (u.kernel, a.module)
                     if key not in initrds:
                         if a.module == "build":
-                            module = u.kernel.module(setup_log)
+                            module = u.kernel.module(os.path.join(
+                                a.out, "kernels", "module-%s" % u.kernel.label), setup_log)
                         elif a.module == "intree":
                             module = u.kernel.intree_module()
                         else:
