@@ -29,9 +29,17 @@ def check(cond, msg):
 # ---------------------------------------------------------------------------
 # bodies shared by several tests
 
-def inflate_deflate_body(ctx, vm, tag=""):
+QEMU_OVERHEAD_KIB = 64 * 1024   # QEMU's own RSS, at least (TCG, ROMs, libraries)
+
+
+def inflate_deflate_body(ctx, vm, tag="", nonresident_ok=False):
     """a: touch memory, then 1024 -> 512 -> 1536 -> 2048 MiB, exact actual,
-    MemTotal follows the balloon, QEMU RSS drops at 512 MiB."""
+    MemTotal follows the balloon, QEMU RSS drops at 512 MiB.
+
+    nonresident_ok: guest memory that an earlier balloon had discarded on the
+    host may still be non-resident after the touch, and a balloon may take
+    exactly those pages first (free 2 MiB blocks); the RSS drop asked for is
+    then 90% of the balloon less the guest RAM that was not resident."""
     if vm.qmp.query_balloon() != RAM_MIB * MiB:
         ctx.set_target(vm, RAM_MIB)
     total0 = vm.meminfo()["MemTotal"]
@@ -54,7 +62,13 @@ def inflate_deflate_body(ctx, vm, tag=""):
               % (target, drop, balloon_kib))
         if target == 512:
             freed = rss0 - rss
-            check(freed >= 0.9 * balloon_kib,
+            want = balloon_kib
+            if nonresident_ok:
+                nonres = max(0, RAM_MIB * 1024 - (rss0 - QEMU_OVERHEAD_KIB))
+                want = max(0, balloon_kib - nonres)
+                ctx.log("up to %d KiB of guest RAM was not resident: RSS must drop by "
+                        "90%% of %d KiB" % (nonres, want))
+            check(freed >= 0.9 * want,
                   "QEMU RSS dropped only %d MiB (%d -> %d) for a %d MiB balloon"
                   % (freed // 1024, rss0 // 1024, rss // 1024, balloon_kib // 1024))
             ctx.note("%srss %d->%dMiB" % (tag, rss0 // 1024, rss // 1024))
@@ -308,7 +322,9 @@ def t_takeover(ctx):
     check(not ctx.bound_devices(vm, "virtio_balloon"), "virtio_balloon still bound")
     # the new driver must pick up the standing 1 GiB target
     ctx.set_target(vm, 1024, timeout=60)
-    inflate_deflate_body(ctx, vm)
+    # The in-tree balloon's 1 GiB was discarded on the host; on 7.x the
+    # guest does not touch all of it again before memballoon balloons it.
+    inflate_deflate_body(ctx, vm, nonresident_ok=True)
 
 
 @test("hotunplug", timeout=300)
