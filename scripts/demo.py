@@ -18,7 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "vm"))
 
 from harness import module_name  # noqa: E402
-from run import kernel_env  # noqa: E402
+from harness import kernel_env  # noqa: E402
 from vm import VM, MiB, parse_meminfo  # noqa: E402
 
 RAM = 2048

@@ -175,6 +175,32 @@ class Ctx:
             time.sleep(0.05)
 
 
+def kernel_env(a):
+    """The guest kernel a tool boots: --kernel-env FILE (KEY=VALUE lines from
+    scripts/guest-kernel.sh), --vmlinuz/--moddir/--kdir or VMLINUZ etc. in
+    the environment, else the default guest kernel (fetched if needed)."""
+    import subprocess
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def parse(text):
+        return dict(l.split("=", 1) for l in text.splitlines()
+                    if "=" in l and not l.startswith("#"))
+    if getattr(a, "kernel_env", None):
+        env = parse(open(a.kernel_env).read())
+    elif getattr(a, "vmlinuz", None) or os.environ.get("VMLINUZ"):
+        env = {"VMLINUZ": a.vmlinuz or os.environ["VMLINUZ"],
+               "MODDIR": a.moddir or os.environ.get("MODDIR", ""),
+               "KDIR": a.kdir or os.environ.get("KDIR", "")}
+    else:
+        out = subprocess.run(["sh", os.path.join(repo, "scripts", "guest-kernel.sh")],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        env = parse(out)
+    for k in ("VMLINUZ", "MODDIR"):
+        if not env.get(k) or not os.path.exists(env[k]):
+            raise SystemExit("kernel %s missing (%r)" % (k, env.get(k)))
+    return env
+
+
 def boot_crash_without_modules(console):
     """A guest console that shows a kernel crash while no module was loaded."""
     if not re.search(r"Kernel panic|Oops", console):
