@@ -44,8 +44,11 @@ static void client_arm(struct client *c)
 {
 	uint32_t want = EPOLLIN | (c->out.len ? EPOLLOUT : 0);
 
-	if (c->kind == CHANNEL_SERIAL)
+	if (c->kind == CHANNEL_SERIAL) {
 		want |= EPOLLET;	/* a port without a host stays EPOLLHUP: edges only */
+		if (c->gone_ms)
+			want |= EPOLLOUT;	/* the edge that says the host is back */
+	}
 	if (want != c->armed && loop_mod(c->ch->epfd, &c->src, want) == 0)
 		c->armed = want;
 }
@@ -148,12 +151,34 @@ static void client_close(struct client *c)
 	free(c);
 }
 
-static void serial_host_gone(struct client *c)
+/*
+ * virtio-serial tells the guest about the host only through read() == 0 and
+ * EPOLLHUP while no host is connected, and the host's first bytes can
+ * overtake its "port open" message, so a read() == 0 right after a request
+ * may be stale.  The conversation (protocol, subscription, queued output)
+ * is reset only when the host has been gone for a while (longer than the
+ * race ever lasts) and comes back.
+ */
+#define SERIAL_NEW_HOST_MS	250
+
+static void serial_host_gone(struct client *c, uint64_t now_ms)
 {
-	if (c->proto.kind != PROTO_UNDECIDED || c->out.len)
-		log_info("serial %s: host disconnected", c->peer);
-	proto_conn_init(&c->proto, false);
-	sb_reset(&c->out);
+	if (!c->gone_ms)
+		c->gone_ms = now_ms ? now_ms : 1;
+	client_arm(c);
+}
+
+static void serial_host_back(struct client *c, uint64_t now_ms)
+{
+	if (!c->gone_ms)
+		return;
+	if (now_ms - c->gone_ms >= SERIAL_NEW_HOST_MS &&
+	    (c->proto.kind != PROTO_UNDECIDED || c->out.len)) {
+		log_info("serial %s: host reconnected, new conversation", c->peer);
+		proto_conn_init(&c->proto, false);
+		sb_reset(&c->out);
+	}
+	c->gone_ms = 0;
 	client_arm(c);
 }
 
@@ -164,6 +189,8 @@ static void client_event(struct source *src, uint32_t events)
 	struct view v;
 	char buf[4096];
 
+	if (c->kind == CHANNEL_SERIAL && !(events & (EPOLLHUP | EPOLLERR)))
+		serial_host_back(c, mono_now_ms());	/* an event without HUP: host there */
 	if (events & EPOLLOUT && !client_flush(c))
 		return;
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -186,18 +213,15 @@ static void client_event(struct source *src, uint32_t events)
 				log_info("serial %s: port removed", c->peer);
 				client_close(c);
 			} else if (!got_data) {
-				/*
-				 * read() == 0: no data and no host.  Only when this
-				 * wakeup brought no data: the host's first bytes can
-				 * overtake its "port open" control message, and the
-				 * conversation must survive that.
-				 */
-				serial_host_gone(c);
+				/* read() == 0: no data and (perhaps stale) no host */
+				serial_host_gone(c, mono_now_ms());
 			} else {
 				client_flush(c);
 			}
 			return;
 		}
+		if (c->kind == CHANNEL_SERIAL)
+			serial_host_back(c, mono_now_ms());	/* data: a host is there */
 		c->ch->get_view(c->ch->arg, &v);
 		r = proto_feed(&c->proto, buf, (size_t)n, &v, &reply, mono_now_ms());
 		if (reply.len) {

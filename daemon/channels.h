@@ -33,6 +33,7 @@ struct client {
 	struct proto_conn proto;
 	struct strbuf out;
 	uint32_t armed;			/* epoll events currently registered */
+	uint64_t gone_ms;		/* serial: when the host last looked gone, 0 if there */
 	struct client *next;
 };
 
