@@ -5,7 +5,9 @@
 #   make [module]        build driver/memballoon.ko for KDIR (see below)
 #   make KVER=<version>  build it for any Debian kernel, e.g. 6.12.95+deb12-amd64
 #   make demo            boot a guest and watch memballoon move its balloon
-#   make check           build checks on every supported kernel and the VM
+#   make daemon          build memballoond and memballoonctl (daemon/)
+#   make check           the daemon's unit tests, build checks on every
+#                        supported kernel and the VM
 #                        suite on the kernel x QEMU cells of tests/vm/matrix.py
 #   make check-matrix    every VM test on every kernel x QEMU
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
@@ -56,7 +58,7 @@ endif
 RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q)) \
 	   $(if $(TESTS),--only '$(TESTS)')
 
-.PHONY: all module guest-module deps kernel check check-matrix demo bench install lint clean FORCE
+.PHONY: all module guest-module daemon deps kernel check check-matrix demo bench install lint clean FORCE
 
 all: module
 
@@ -88,8 +90,14 @@ guest-module: $(KERNEL_ENV)
 # One runner for the whole matrix: it fetches the kernels and QEMU 10.0
 # into the cache, builds the module per kernel and closes with one
 # "N passed, N failed" line.
+# The daemon's unit tests (cmocka, ASan/UBSan), its fuzz smoke run and man
+# page check come first; the VM tests use the daemon it builds.
 check: deps
+	$(MAKE) -C daemon check
 	$(PYTHON) tests/vm/run.py --matrix check --out $(BUILD)/test-logs $(RUN_ARGS)
+
+daemon: deps
+	$(MAKE) -C daemon
 
 check-matrix: deps
 	$(PYTHON) tests/vm/run.py --matrix full --out $(BUILD)/test-logs-matrix $(RUN_ARGS)
@@ -122,4 +130,5 @@ FORCE:
 clean:
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR)/driver clean; fi
+	$(MAKE) -C daemon clean
 	rm -rf $(BUILD)
