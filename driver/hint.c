@@ -22,12 +22,27 @@
 #define MB_HINT_GFP		(__GFP_NORETRY | __GFP_NOWARN | __GFP_NOMEMALLOC)
 #define MB_HINT_READ_ID		0	/* bit in hint_flags: reread the command ID */
 
-static unsigned int mb_hint_detach(struct virtqueue *vq)
+/*
+ * Collect what the host has used.  A block becomes returnable (to the
+ * shrinker) only once the host used its buffer: a block the guest wrote
+ * before the host processed the hint would have that write skipped by the
+ * migration.  hint_work context only (or after the device was reset).
+ */
+static unsigned int mb_hint_detach(struct memballoon *mb)
 {
+	struct virtqueue *vq = mb->vqs[MB_VQ_FREE_PAGE];
 	unsigned int len, n = 0;
+	void *token;
 
-	while (virtqueue_get_buf(vq, &len))
+	while ((token = virtqueue_get_buf(vq, &len))) {
 		n++;
+		if (token == &mb->hint_cmd_active || token == &mb->hint_cmd_stop)
+			continue;
+		spin_lock_irq(&mb->hint_lock);
+		list_move(&virt_to_page(token)->lru, &mb->hint_pages);
+		mb->hint_blocks++;
+		spin_unlock_irq(&mb->hint_lock);
+	}
 	return n;
 }
 
@@ -46,7 +61,7 @@ static int mb_hint_send_id(struct memballoon *mb, __virtio32 *id)
 	struct scatterlist sg;
 	int err;
 
-	mb_hint_detach(vq);
+	mb_hint_detach(mb);
 	sg_init_one(&sg, id, sizeof(*id));
 	err = virtqueue_add_outbuf(vq, &sg, 1, id, GFP_KERNEL);
 	if (!err)
@@ -54,8 +69,12 @@ static int mb_hint_send_id(struct memballoon *mb, __virtio32 *id)
 	return err;
 }
 
-/* Give up to @blocks hinted blocks back to the guest; returns pages freed. */
-static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks)
+/*
+ * Give up to @blocks hinted blocks back to the guest; returns pages freed.
+ * Only blocks the host has used, unless @all (the host is done with them).
+ */
+static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks,
+				    bool all)
 {
 	unsigned long freed = 0;
 	struct page *page;
@@ -64,9 +83,13 @@ static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks)
 		spin_lock_irq(&mb->hint_lock);
 		page = list_first_entry_or_null(&mb->hint_pages, struct page, lru);
 		if (page) {
-			list_del(&page->lru);
 			mb->hint_blocks--;
+		} else if (all) {
+			page = list_first_entry_or_null(&mb->hint_sent,
+							struct page, lru);
 		}
+		if (page)
+			list_del(&page->lru);
 		spin_unlock_irq(&mb->hint_lock);
 		if (!page)
 			break;
@@ -89,10 +112,10 @@ static void mb_hint_run(struct memballoon *mb, u32 cmd)
 	mb->hint_cmd_active = cpu_to_virtio32(mb->vdev, cmd);
 	err = mb_hint_send_id(mb, &mb->hint_cmd_active);
 	while (!err && mb_hint_cmd_id(mb) == cmd) {
-		mb_hint_detach(vq);
+		mb_hint_detach(mb);
 		/* One entry stays free for the STOP ID. */
 		if (vq->num_free <= 1) {
-			wait_event_timeout(mb->acked, mb_hint_detach(vq) ||
+			wait_event_timeout(mb->acked, mb_hint_detach(mb) ||
 					   test_bit(MB_HINT_READ_ID, &mb->hint_flags),
 					   HZ / 10);
 			continue;
@@ -109,8 +132,7 @@ static void mb_hint_run(struct memballoon *mb, u32 cmd)
 		}
 		virtqueue_kick(vq);
 		spin_lock_irq(&mb->hint_lock);
-		list_add(&page->lru, &mb->hint_pages);
-		mb->hint_blocks++;
+		list_add(&page->lru, &mb->hint_sent);
 		spin_unlock_irq(&mb->hint_lock);
 		hinted += bytes >> VIRTIO_BALLOON_PFN_SHIFT;
 		cond_resched();
@@ -129,11 +151,13 @@ static void mb_hint_work(struct work_struct *work)
 					     hint_work);
 	u32 cmd = mb_hint_cmd_id(mb);
 
-	if (cmd == VIRTIO_BALLOON_CMD_ID_DONE)
-		mb_hint_return(mb, ULONG_MAX);
-	else if (cmd != VIRTIO_BALLOON_CMD_ID_STOP &&
-		 cmd != virtio32_to_cpu(mb->vdev, mb->hint_cmd_active))
+	if (cmd == VIRTIO_BALLOON_CMD_ID_DONE) {
+		mb_hint_detach(mb);
+		mb_hint_return(mb, ULONG_MAX, true);
+	} else if (cmd != VIRTIO_BALLOON_CMD_ID_STOP &&
+		   cmd != virtio32_to_cpu(mb->vdev, mb->hint_cmd_active)) {
 		mb_hint_run(mb, cmd);
+	}
 }
 
 /* From config_changed (any context): look at the command ID in work. */
@@ -161,7 +185,7 @@ static unsigned long mb_hint_scan(struct shrinker *s,
 	unsigned long freed;
 
 	freed = mb_hint_return(mb, DIV_ROUND_UP(sc->nr_to_scan,
-						1UL << MB_HINT_ORDER));
+						1UL << MB_HINT_ORDER), false);
 	return freed ? freed : SHRINK_STOP;
 }
 
@@ -170,6 +194,7 @@ void mb_hint_setup(struct memballoon *mb)
 {
 	spin_lock_init(&mb->hint_lock);
 	INIT_LIST_HEAD(&mb->hint_pages);
+	INIT_LIST_HEAD(&mb->hint_sent);
 	INIT_WORK(&mb->hint_work, mb_hint_work);
 }
 
@@ -188,7 +213,7 @@ int mb_hint_init(struct memballoon *mb)
 /* After the work stopped: every hinted block back, a new ID starts afresh. */
 void mb_hint_reset(struct memballoon *mb)
 {
-	mb_hint_return(mb, ULONG_MAX);
+	mb_hint_return(mb, ULONG_MAX, true);
 	mb->hint_cmd_active = 0;
 	mb->hint_cmd_received = 0;
 }

@@ -122,8 +122,9 @@ struct memballoon {
 	struct page_reporting_dev_info pr_dev_info;
 	/* FREE_PAGE_HINT: blocks hinted to the host, kept until DONE. */
 	struct work_struct hint_work;
-	spinlock_t hint_lock;		/* protects hint_pages, hint_blocks */
-	struct list_head hint_pages;
+	spinlock_t hint_lock;	/* protects hint_sent, hint_pages, hint_blocks */
+	struct list_head hint_sent;	/* in the queue, not yet used by the host */
+	struct list_head hint_pages;	/* used by the host: may go back early */
 	unsigned long hint_blocks;
 	unsigned long hint_flags;	/* MB_HINT_READ_ID */
 	u32 hint_cmd_received;		/* last ID read; hint_work only */
