@@ -39,7 +39,12 @@ class QMP:
                     raise QMPTimeout("cannot connect to QMP socket %s" % path)
                 time.sleep(0.05)
         greeting = self._read_msg(deadline)
-        if "QMP" not in greeting:
+        # QEMU 7.2 has been seen to send the RESUME of a starting guest ahead
+        # of the greeting: keep such events, then expect the greeting.
+        while greeting is not None and "event" in greeting:
+            self.events.append(greeting)
+            greeting = self._read_msg(deadline)
+        if greeting is None or "QMP" not in greeting:
             raise QMPError("unexpected QMP greeting: %r" % greeting)
         self.cmd("qmp_capabilities")
 
