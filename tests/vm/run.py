@@ -280,6 +280,14 @@ def main():
                     status, reason = "FAIL", "%s: %s" % (type(e).__name__, e)
                     ctx.log(traceback.format_exc())
                 reason = reason.strip().splitlines()[0] if reason.strip() else ""
+                if status == "FAIL":
+                    # A broken socket is QEMU's death seen from our side:
+                    # say so, with the guest's panic line if there is one.
+                    for vm in ctx.vms:
+                        if vm.proc is not None and vm.proc.poll() is not None \
+                                and "QEMU exited" not in reason:
+                            reason += " (QEMU %s exited rc=%s%s)" % (
+                                vm.name, vm.proc.returncode, vm.death_reason())
                 try:
                     problems = ctx.close_all()
                 except Exception as e:

@@ -233,10 +233,19 @@ def t_suspend(ctx):
     """Freeze/restore with an inflated balloon (S3 woken by QMP system_wakeup,
     and suspend-to-idle woken by the RTC): the balloon is back at the target
     after resume and keeps following it."""
-    vm = ctx.boot(mem_mib=RAM_MIB)
+    # no_console_suspend: a crash during resume reaches the console log
+    vm = ctx.boot(mem_mib=RAM_MIB, append="no_console_suspend")
     ctx.load_driver(vm)
     times = []
-    for how, target, nxt in (("s3", 1024, 1536), ("s2idle", 512, 1024)):
+    cycles = [("s3", 1024, 1536), ("s2idle", 512, 1024)]
+    kver = ctx.kenv.get("KVER", "")
+    if kver.startswith("6.12.") and ctx.qemu_version and ctx.qemu_version < (10, 0):
+        # Measured: a 6.12 guest on QEMU 7.2 TCG crashes on most S3 resumes
+        # with no balloon driver loaded at all (#DB with garbage EFLAGS in
+        # thaw_secondary_cpus, then a NULL dereference); see docs/harness.md.
+        cycles = cycles[1:]
+        times.append("s3 not run (6.12 on QEMU 7.2 crashes on S3 resume without any balloon driver)")
+    for how, target, nxt in cycles:
         ctx.set_target(vm, target)
         dt = suspend_cycle(ctx, vm, how)
         back = ctx.set_target(vm, target, timeout=60)    # reached again after restore
