@@ -10,6 +10,8 @@
 #                        supported kernel and the VM
 #                        suite on the kernel x QEMU cells of tests/vm/matrix.py
 #   make check-matrix    every VM test on every kernel x QEMU
+#   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
+#                        fault injection; builds the kernel once, cached)
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
 #   make install         install the module for the running kernel
 #   make lint            checkpatch on the driver
@@ -58,7 +60,7 @@ endif
 RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q)) \
 	   $(if $(TESTS),--only '$(TESTS)')
 
-.PHONY: all module guest-module daemon deps kernel check check-matrix demo bench install lint clean FORCE
+.PHONY: all module guest-module daemon deps kernel check check-matrix check-debug demo bench install lint clean FORCE
 
 all: module
 
@@ -101,6 +103,9 @@ daemon: deps
 
 check-matrix: deps
 	$(PYTHON) tests/vm/run.py --matrix full --out $(BUILD)/test-logs-matrix $(RUN_ARGS)
+
+check-debug: deps
+	sh scripts/check-debug.sh --out $(BUILD)/test-logs-debug $(RUN_ARGS)
 
 demo: $(KERNEL_ENV) guest-module
 	$(PYTHON) scripts/demo.py --kernel-env $(KERNEL_ENV) \

@@ -34,6 +34,9 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOT_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
                 "virtio_pci_legacy_dev", "virtio_pci"]
+# Loaded by /init when the kernel has them: the virtio-mmio transport
+# (microvm) and virtio-serial (the agent's channel there).
+OPT_BOOT_MODULES = ["virtio_mmio", "virtio_console"]
 EXTRA_MODULES = ["virtio_balloon"]
 # Loaded by tests that need them (insmod /lib/modules/kernel/NAME.ko), never by /init.
 AUX_MODULES = ["brd"]
@@ -233,6 +236,8 @@ def main():
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
 
     boot = resolve(BOOT_MODULES, deps, builtin, required=True)
+    boot += [m for m in resolve(OPT_BOOT_MODULES, deps, builtin, required=False)
+             if m not in boot]
     extra = resolve(EXTRA_MODULES, deps, builtin, required=False)
     for name, rel in boot + [m for m in extra if m not in boot]:
         c.file("lib/modules/kernel/%s.ko" % name, read_ko(os.path.join(a.moddir, rel)))

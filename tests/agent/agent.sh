@@ -9,7 +9,10 @@
 TTY=${1:-/dev/ttyS1}
 W=/tmp/mb-agent
 mkdir -p "$W"
-stty -F "$TTY" raw -echo 115200 || exit 1
+case "$TTY" in
+/dev/tty*) stty -F "$TTY" raw -echo 115200 || exit 1 ;;
+*) [ -c "$TTY" ] || exit 1 ;;	# a virtio-serial port: no line discipline
+esac
 exec 3<>"$TTY"
 printf 'MBREADY\n' >&3
 while IFS= read -r line <&3; do

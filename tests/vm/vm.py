@@ -5,6 +5,11 @@ VM(...) starts qemu-system-x86_64 with
   - ttyS1 -> unix socket served by the guest agent (tests/agent/agent.sh)
   - a QMP unix socket
   - -device virtio-balloon-pci,id=balloon0[,opts]
+On machines without a second UART (machine="microvm") the agent talks over
+a virtio-serial port named "mbagent" instead (agent="virtio"); /init finds
+it from `mb.agent=virtio` on the kernel command line.  A kernel env file may
+set QEMU_MACHINE (e.g. q35 for the debug kernel) and APPEND (extra kernel
+command line) for every VM booted with it.
 QEMU is killed for sure on close(), on interpreter exit, and (via
 PR_SET_PDEATHSIG) when the Python process dies.
 """
@@ -69,7 +74,7 @@ class VM:
     def __init__(self, kenv, initrd, mem_mib=2048, smp=2, balloon_opts="",
                  name="vm", logdir=None, append="", extra_args=(),
                  boot_timeout=120, qemu=None,
-                 balloon_dev="virtio-balloon-pci"):
+                 balloon_dev="virtio-balloon-pci", machine=None, agent=None):
         self.kenv = kenv
         self.initrd = initrd
         self.mem_mib = mem_mib
@@ -82,6 +87,10 @@ class VM:
         self.boot_timeout = boot_timeout
         self.qemu = qemu or DEFAULT_QEMU
         self.balloon_dev = balloon_dev   # e.g. virtio-balloon-device on microvm
+        self.machine = machine or kenv.get("QEMU_MACHINE") or None
+        # the agent's channel: a second UART, or a virtio-serial port
+        self.agent_via = agent or ("virtio" if self.machine and
+                                   self.machine.split(",")[0] == "microvm" else "serial")
         self.proc = None
         self.qmp = None
         self.agent = None
@@ -101,14 +110,23 @@ class VM:
         dev = self.balloon_dev + ",id=balloon0"
         if self.balloon_opts:
             dev += "," + self.balloon_opts
-        cmdline = "console=ttyS0 panic=-1 " + self.append
-        args = [self.qemu, "-accel", "tcg", "-m", str(self.mem_mib),
+        cmdline = "console=ttyS0 panic=-1 %s %s" % (self.kenv.get("APPEND", ""), self.append)
+        machine = ["-machine", self.machine] if self.machine else []
+        if self.agent_via == "virtio":
+            bus = "virtio-serial-device" if (self.machine or "").startswith("microvm") \
+                else "virtio-serial-pci"
+            agent = ["-chardev", "socket,id=mbagent,path=%s,server=on,wait=off" % agent_sock,
+                     "-device", bus + ",id=mbserial",
+                     "-device", "virtserialport,bus=mbserial.0,chardev=mbagent,name=mbagent"]
+            cmdline += " mb.agent=virtio"
+        else:
+            agent = ["-serial", "unix:%s,server=on,wait=off" % agent_sock]
+        args = [self.qemu, "-accel", "tcg"] + machine + ["-m", str(self.mem_mib),
                 "-smp", str(self.smp), "-nographic", "-no-reboot",
                 "-nodefaults", "-no-user-config", "-display", "none",
                 "-kernel", self.kenv["VMLINUZ"], "-initrd", self.initrd,
-                "-append", cmdline.strip(),
-                "-serial", "file:" + self.console_path,
-                "-serial", "unix:%s,server=on,wait=off" % agent_sock,
+                "-append", " ".join(cmdline.split()),
+                "-serial", "file:" + self.console_path] + agent + [
                 "-qmp", "unix:%s,server=on,wait=off" % qmp_sock,
                 "-monitor", "none",
                 "-device", dev] + self.extra_args
