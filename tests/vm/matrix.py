@@ -37,9 +37,15 @@ SUPPORTED = ["bookworm", "bookworm/cloud", "bookworm/rt", "bookworm-backports",
 # both run on the reference cell); the tests of what QEMU's side of the
 # device does, where a QEMU version shows (queues, stats and their tags,
 # the legacy transport, hot-plug, free page reporting and hinting).
-ALL = "*"
-DRIVER = "*,!daemon_*,!soak_*"
+# debug_* (tests/vm/test_debug.py) need the debug kernel: make check-debug
+# (scripts/check-debug.sh) runs them with the DEBUG selection below.
+ALL = "*,!debug_*"
+DRIVER = "*,!daemon_*,!soak_*,!debug_*"
 DEVICE = "inflate_deflate,stats,stats_extended,legacy,hotunplug,reporting,free_page_hint"
+# make check-debug: the memory-safety tests on the debug kernel (on q35, where
+# hotunplug* run as debug_hotunplug*: the balloon behind a PCIe root port).
+DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,reporting,"
+         "poison,netlink,soak_integrity,debug_*")
 
 # A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
 # are (kernel, qemu, test selection) and get the vm-scope tests selected.

@@ -1,0 +1,107 @@
+#!/bin/sh
+# The debug-kernel tier (make check-debug): build or reuse the debug kernel
+# (scripts/debug-kernel.sh: KASAN, lockdep, kmemleak, KFENCE, DEBUG_VM/LIST/
+# PAGEALLOC, fault injection), write its kernel env file with QEMU_MACHINE=q35
+# and APPEND=panic_on_warn=1 ..., and run the debug selection of VM tests on it:
+#
+#   sh scripts/check-debug.sh [--out DIR] [--kernel ID|ENV] [--qemu VER]
+#                             [--only TESTS] [-v]
+#
+# --out     logs (default build/test-logs-debug); the env file goes there too
+# --kernel  a kernel env file (e.g. a debug kernel built elsewhere; QEMU_MACHINE
+#           and APPEND are added when it has none) or a kernel id of run.py
+#           instead of the debug kernel; repeatable
+# --qemu    QEMU version for run.py (default 7.2); repeatable
+# --only    test names/globs (default: $DEBUG_TESTS below)
+#
+# Environment: MB_SOAK_TARGETS (default 1000 here), MB_DEBUG_CYCLES (100),
+# MB_TIMEOUT_SCALE (4: the tests' timeouts x4, see tests/vm/test_debug.py).
+# Prints run.py's lines and exits with its status; the last line is
+# "N passed, N failed".
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+PY=/usr/bin/python3
+
+# What the tier runs: the memory-safety VM tests, then the debug_* tests.
+# hotunplug and hotunplug_inflating run as debug_hotunplug*: the same bodies
+# with the balloon behind a PCIe root port (q35 cannot hot-unplug from its
+# root bus).  Keep in sync with DEBUG in tests/vm/matrix.py.
+DEBUG_TESTS=$($PY -c "import sys; sys.path.insert(0, '$REPO/tests/vm'); import matrix; print(matrix.DEBUG)")
+
+OUT=$REPO/build/test-logs-debug
+KERNELS=
+QEMUS=
+ONLY=
+VERBOSE=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) OUT=$2; shift 2 ;;
+	--kernel) KERNELS="$KERNELS $2"; shift 2 ;;
+	--qemu) QEMUS="$QEMUS $2"; shift 2 ;;
+	--only) ONLY=$2; shift 2 ;;
+	-v) VERBOSE=-v; shift ;;
+	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "check-debug.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$ONLY" ] || ONLY=$DEBUG_TESTS
+[ -n "$QEMUS" ] || QEMUS=7.2
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# Build dependencies of the kernel (ccache when apt has it; cheap rebuilds).
+sh "$HERE/deps.sh" bc bison flex libelf-dev libssl-dev cpio xz-utils kmod ccache >&2 ||
+	sh "$HERE/deps.sh" bc bison flex libelf-dev libssl-dev cpio xz-utils kmod >&2
+
+APPEND="panic_on_warn=1 no_hash_pointers"
+
+# env_with_knobs SRC DST: a kernel env file with the debug tier's QEMU machine
+# and command line (kept if SRC already sets them).
+env_with_knobs() {
+	grep -v '^\(QEMU_MACHINE\|APPEND\)=' "$1" >"$2.tmp" || true
+	m=$(sed -n 's/^QEMU_MACHINE=//p' "$1" | head -n1)
+	a=$(sed -n 's/^APPEND=//p' "$1" | head -n1)
+	# The pc machine's ACPI interrupt routing is too slow under this kernel in
+	# TCG (the balloon never gets its interrupt): q35.
+	echo "QEMU_MACHINE=${m:-q35}" >>"$2.tmp"
+	echo "APPEND=${a:-$APPEND}" >>"$2.tmp"
+	mv "$2.tmp" "$2"
+}
+
+set --
+if [ -z "$KERNELS" ]; then
+	t0=$(date +%s)
+	log=$OUT/debug-kernel.log
+	echo "# debug kernel: scripts/debug-kernel.sh (first time: 20-40 min on 2 cores; log $log)"
+	if ! sh "$HERE/debug-kernel.sh" >"$OUT/debug-kernel.env.raw" 2>"$log"; then
+		tail -n 20 "$log"
+		echo "FAIL setup[debug-kernel]: scripts/debug-kernel.sh failed, see $log"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	echo "# debug kernel ready in $(($(date +%s) - t0))s: $(sed -n 's/^KVER=//p' "$OUT/debug-kernel.env.raw")"
+	env_with_knobs "$OUT/debug-kernel.env.raw" "$OUT/debug-kernel.env"
+	set -- --kernel "$OUT/debug-kernel.env"
+else
+	i=0
+	for k in $KERNELS; do
+		if [ -f "$k" ]; then
+			i=$((i + 1))
+			env_with_knobs "$k" "$OUT/kernel-$i.env"
+			set -- "$@" --kernel "$OUT/kernel-$i.env"
+		else
+			set -- "$@" --kernel "$k"
+		fi
+	done
+fi
+for q in $QEMUS; do set -- "$@" --qemu "$q"; done
+
+export MB_SOAK_TARGETS="${MB_SOAK_TARGETS:-1000}"
+export MB_DEBUG_CYCLES="${MB_DEBUG_CYCLES:-100}"
+export MB_TIMEOUT_SCALE="${MB_TIMEOUT_SCALE:-4}"
+echo "# MB_SOAK_TARGETS=$MB_SOAK_TARGETS MB_DEBUG_CYCLES=$MB_DEBUG_CYCLES MB_TIMEOUT_SCALE=$MB_TIMEOUT_SCALE"
+rc=0
+$PY "$REPO/tests/vm/run.py" "$@" --only "$ONLY" --out "$OUT" $VERBOSE || rc=$?
+exit $rc
