@@ -2,6 +2,8 @@
 """Benchmark the 2048 -> 512 -> 2048 MiB balloon cycle: in-tree virtio_balloon
 (A) against the module under test (B), same QEMU and guest kernel, runs
 alternating A B A B ..., a fresh guest per run. Prints every run and medians.
+The quick 2 GiB check of issue 2; `make bench` runs tests/vm/bench.py, which
+covers this cycle (on 4 GiB guests) and the other scenarios of issue 6.
 
   tests/vm/bench_cycle.py [--module driver/memballoon.ko] [--rounds 3]
                           [--touch 1536] [--kernel-env FILE] [--out DIR]
