@@ -385,7 +385,7 @@ vmget() { awk -v k=$1 '$1==k {print $2}' /proc/vmstat; }
 held() { echo $(( $(vmget balloon_inflate) - $(vmget balloon_deflate) )); }
 mem() { awk -v k=$1: '$1==k {print $2}' /proc/meminfo; }
 pcp() { awk '$1=="count:" {s+=$2} END {print s+0}' /proc/zoneinfo; }
-buddy() { awk '{for (i=5; i<=NF; i++) s += $i * 2^(i-5)} END {printf "%%d\n", s}' /proc/buddyinfo; }
+buddy() { awk '{p = 1; for (i = 5; i <= NF; i++) {s += $i * p; p *= 2}} END {printf "%%d\n", s}' /proc/buddyinfo; }
 i=0
 while [ $i -lt $n ]; do
   i=$((i+1))
@@ -405,7 +405,7 @@ def parse_cycles(out):
     for line in out.splitlines():
         m = re.match(r"CYCLE (\d+) (.*)", line.strip())
         if m and "=" in m.group(2):
-            d = {k: int(v) for k, v in (kv.split("=") for kv in m.group(2).split())}
+            d = {k: int(v or -1) for k, v in (kv.split("=") for kv in m.group(2).split())}
             d["i"] = int(m.group(1))
             rows.append(d)
     return rows
@@ -451,8 +451,8 @@ def t_lifecycle(ctx):
     out = vm.sh(LIFECYCLE_SCRIPT % dict(ko=ctx.guest_ko, drv=ctx.driver, n=n, want=256 * 256),
                 timeout=max(600, n * 30))
     cyc_s = time.monotonic() - t0
-    rows = parse_cycles(out)
     ctx.log("cycles:\n" + out)
+    rows = parse_cycles(out)
     check(len(rows) == n, "%d of %d cycles ran: %s" % (len(rows), n, out.strip()[-300:]))
     bad = [r for r in rows if r["held_after"] != 0]
     check(not bad, "cycle %d: %d pages still ballooned after rmmod" % (
