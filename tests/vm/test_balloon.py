@@ -381,13 +381,20 @@ def t_mmio(ctx):
         inflate_deflate_body(ctx, vm, tag="%s: " % mode)
         stats_body(ctx, vm, tag="%s: " % mode)
         mi0 = settle_free(vm)
+        # `actual` is written in one store on both: QEMU reports every value
+        # it sees, and a byte-wise write would show values the balloon never
+        # held (out of order or out of range) while it grows
+        vm.qmp.take_events("BALLOON_CHANGE")
         ctx.set_target(vm, 1024)
+        seen = [e["data"]["actual"] // MiB for e in vm.qmp.take_events("BALLOON_CHANGE")]
+        check(seen and all(1024 <= a <= RAM_MIB for a in seen) and seen == sorted(seen, reverse=True),
+              "%s: BALLOON_CHANGE values not monotonic in [1024, %d] MiB: %s" % (mode, RAM_MIB, seen))
         vm.sh("rmmod %s" % ctx.driver, timeout=120)
         check(balloon_pages_held(vm) == 0, "%s: pages still ballooned after rmmod" % mode)
         mi1 = settle_free(vm)
         check(abs(mi1["MemTotal"] - mi0["MemTotal"]) <= 1024,
               "%s: MemTotal %d KiB after rmmod, %d before" % (mode, mi1["MemTotal"], mi0["MemTotal"]))
-        notes.append("%s boot %.1fs" % (mode, vm.boot_seconds))
+        notes.append("%s boot %.1fs, %d BALLOON_CHANGE in order" % (mode, vm.boot_seconds, len(seen)))
         vm.close()
         ctx.vms.remove(vm)
     ctx.note("; ".join(notes))
