@@ -417,6 +417,34 @@ def hotplug_args():
                 extra_args=["-device", "pcie-root-port,id=mbrp0,bus=pcie.0,chassis=1,slot=1"])
 
 
+class _RootPortFirst:
+    """vm.py puts extra_args after the balloon's -device, but QEMU needs a bus
+    before the devices on it: a stand-in for vm.py's subprocess module whose
+    Popen moves our root port's -device in front (vm.py has no way to pass
+    arguments that come first)."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def Popen(self, args, *a, **kw):
+        args = list(args)
+        for i in range(len(args) - 1):
+            if args[i] == "-device" and args[i + 1].startswith("pcie-root-port,id=mbrp"):
+                pair = args[i:i + 2]
+                del args[i:i + 2]
+                j = args.index("-device")
+                args[j:j] = pair
+                break
+        return self._real.Popen(args, *a, **kw)
+
+
+if not isinstance(vmmod.subprocess, _RootPortFirst):
+    vmmod.subprocess = _RootPortFirst(vmmod.subprocess)
+
+
 def is_q35(ctx):
     return (ctx.kenv.get("QEMU_MACHINE") or "").split(",")[0] in ("q35", "pc-q35")
 
