@@ -308,7 +308,7 @@ def t_fault_injection(ctx):
 
     ctx.load_driver(vm)
     ranges.append(module_range(vm, ctx.driver))
-    dev_id = int(vm.sh("mbnl dump").split("id=")[1].split()[0])
+    dev_id = int(re.search(r"(?:^|\s)id=(\d+)", vm.sh("mbnl dump")).group(1))
 
     # 2. inflate, with stats polling, under injection in the kworkers
     vm.qmp.set_stats_interval(1)
@@ -451,7 +451,7 @@ def is_q35(ctx):
 
 @test("debug_lifecycle", timeout=3600)
 def t_lifecycle(ctx):
-    """MB_DEBUG_CYCLES (default 100) insmod/rmmod cycles with a 256 MiB target
+    """MB_DEBUG_CYCLES (default 100) insmod/rmmod cycles with a 128 MiB target
     standing in the device (odd cycles unload mid-inflation, even ones at the
     target): the kernel's balloon count is 0 after every rmmod, MemTotal is
     back exactly and free memory (MemFree + per-CPU lists, and the buddy
@@ -459,6 +459,7 @@ def t_lifecycle(ctx):
     balloon, S3 and s2idle with a balloon, and kmemleak finds nothing."""
     from test_features import suspend_cycle
     n = int(os.environ.get("MB_DEBUG_CYCLES", "100"))
+    cyc_mib = int(os.environ.get("MB_DEBUG_CYCLE_MIB", "128"))
     kw = hotplug_args() if is_q35(ctx) else {}
     vm = ctx.boot(mem_mib=RAM_MIB, append="no_console_suspend", **kw)
     has_leak = vm.run("test -e %s/kmemleak" % DBG)[0] == 0
@@ -467,7 +468,7 @@ def t_lifecycle(ctx):
     notes = []
     ranges = []
     # the target stays in the device across driver reloads
-    vm.qmp.balloon((RAM_MIB - 256) * MiB)
+    vm.qmp.balloon((RAM_MIB - cyc_mib) * MiB)
     mi0 = vm.meminfo()
     base_free = mi0["MemFree"] + int(vm.sh(
         "awk '$1==\"count:\" {s+=$2} END {print s+0}' /proc/zoneinfo").strip()) * 4
@@ -476,7 +477,7 @@ def t_lifecycle(ctx):
     ranges.append(module_range(vm, ctx.driver))
     vm.sh("rmmod %s" % ctx.driver, timeout=120)
     t0 = time.monotonic()
-    out = vm.sh(LIFECYCLE_SCRIPT % dict(ko=ctx.guest_ko, drv=ctx.driver, n=n, want=256 * 256),
+    out = vm.sh(LIFECYCLE_SCRIPT % dict(ko=ctx.guest_ko, drv=ctx.driver, n=n, want=cyc_mib * 256),
                 timeout=max(600, n * 30))
     cyc_s = time.monotonic() - t0
     ctx.log("cycles:\n" + out)
@@ -569,7 +570,7 @@ def t_kmemleak(ctx):
     vm.qmp.set_stats_interval(1)
     vm.sh("(mbnl listen 20 > /tmp/ev 2>&1 &); sleep 0.5")
     ctx.set_target(vm, 1024)
-    dev_id = int(vm.sh("mbnl dump").split("id=")[1].split()[0])
+    dev_id = int(re.search(r"(?:^|\s)id=(\d+)", vm.sh("mbnl dump")).group(1))
     vm.sh("mbnl floor %d 0 && mbnl release %d 4096 && mbnl get %d" % (dev_id, dev_id, dev_id))
     vm.sh("mbtool touch 256")
     time.sleep(3)
