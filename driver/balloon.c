@@ -20,6 +20,7 @@
  * wait short.
  */
 #include <linux/gfp.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/scatterlist.h>
@@ -50,6 +51,8 @@ int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 	unsigned int len;
 	int err;
 
+	u64 t0 = ktime_get_ns();
+
 	lockdep_assert_held(&mb->lock);
 	sg_init_one(&sg, mb->pfns, n * sizeof(mb->pfns[0]));
 	/* The queue is empty here: each request is used before the next. */
@@ -61,6 +64,8 @@ int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
 		if (virtqueue_is_broken(vq))
 			return -EIO;
+	WRITE_ONCE(mb->counters.host_ns,
+		   mb->counters.host_ns + ktime_get_ns() - t0);
 	return 0;
 }
 
@@ -145,66 +150,138 @@ static void mb_free_page_list(struct list_head *pages)
 	}
 }
 
-/* Grow the balloon by up to @want guest pages; returns how many it took. */
-static unsigned int mb_inflate(struct memballoon *mb, unsigned long want)
+/* Request the host to take @pages (@got guest pages); 0 or -errno. */
+static int mb_inflate_send(struct memballoon *mb, struct list_head *pages,
+			   unsigned int got)
 {
-	unsigned int got, n = 0;
+	unsigned int n = 0;
 	struct page *page;
-	LIST_HEAD(pages);
 	int err;
-
-	want = min3(want, (unsigned long)MB_PAGES_PER_REQ, mb_spare_pages(mb));
-	if (!want)
-		return 0;
-	got = mb_alloc_pages(mb, &pages, want);
-	if (!got)
-		return 0;
 
 	mutex_lock(&mb->lock);
 	if (mb->frozen) {
 		mutex_unlock(&mb->lock);
-		mb_free_page_list(&pages);
-		return 0;
+		return -EBUSY;
 	}
-	list_for_each_entry(page, &pages, lru)
+	list_for_each_entry(page, pages, lru)
 		n = mb_page_to_pfns(mb, n, page);
 	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
 	if (err) {
 		mutex_unlock(&mb->lock);
 		dev_err_ratelimited(&mb->vdev->dev,
 				    "inflate request failed: %d\n", err);
-		mb_free_page_list(&pages);
-		return 0;
+		return err;
 	}
-	mb_balloon_enqueue(&mb->b_dev_info, &pages, mb_counts_managed(mb));
+	mb_balloon_enqueue(&mb->b_dev_info, pages, mb_counts_managed(mb));
 	mb->num_pages += n;
 	mb->counters.inflated += n;
 	mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
+	return 0;
+}
+
+/* Allocate one batch of up to @want guest pages within the reserve. */
+static unsigned int mb_inflate_alloc(struct memballoon *mb,
+				     struct list_head *pages, unsigned long want,
+				     u64 *ns)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned int got;
+
+	want = min3(want, (unsigned long)MB_PAGES_PER_REQ, mb_spare_pages(mb));
+	got = want ? mb_alloc_pages(mb, pages, want) : 0;
+	*ns += ktime_get_ns() - t0;
 	return got;
 }
 
+void mb_prealloc_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(work, struct memballoon,
+					     prealloc_work);
+
+	mb->prealloc_got = mb_inflate_alloc(mb, &mb->prealloc_pages,
+					    mb->prealloc_want,
+					    &mb->prealloc_ns);
+}
+
 /*
- * Shrink the balloon by up to @want guest pages; returns how many it freed.
- * May return 0 while pages are isolated for migration.
+ * Grow the balloon by up to @want guest pages, at most MB_REQS_PER_PASS
+ * requests, stopping early if the host's target changes; returns how many
+ * pages it took.  While the host takes one batch (under TCG that is the
+ * vCPU that kicked the queue, in QEMU) the next one is allocated on
+ * another CPU, so the guest's zeroing and the host's discarding overlap.
  */
-static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
+static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
+				u32 target)
+{
+	bool overlap = num_online_cpus() > 1;
+	unsigned long done = 0, next;
+	unsigned int got, reqs = 0;
+	LIST_HEAD(pages);
+	u64 alloc_ns = 0;
+
+	want = min(want, (unsigned long)MB_REQS_PER_PASS * MB_PAGES_PER_REQ);
+	got = mb_inflate_alloc(mb, &pages, want, &alloc_ns);
+	while (got) {
+		bool pre = false;
+		int err;
+
+		next = want - done - got;
+		if (++reqs >= MB_REQS_PER_PASS || mb_read_target(mb) != target)
+			next = 0;
+		if (next && overlap) {
+			mb->prealloc_want = next;
+			mb->prealloc_got = 0;
+			mb->prealloc_ns = 0;
+			queue_work(system_unbound_wq, &mb->prealloc_work);
+			pre = true;
+		}
+		/* Sending empties the list: into the balloon, or freed. */
+		err = mb_inflate_send(mb, &pages, got);
+		if (err)
+			mb_free_page_list(&pages);
+		else
+			done += got;
+		got = 0;
+		if (pre) {
+			flush_work(&mb->prealloc_work);
+			list_splice_init(&mb->prealloc_pages, &pages);
+			got = mb->prealloc_got;
+			alloc_ns += mb->prealloc_ns;
+		} else if (next) {
+			got = mb_inflate_alloc(mb, &pages, next, &alloc_ns);
+		}
+		if (err && got) {
+			mb_free_page_list(&pages);
+			got = 0;
+		}
+	}
+	WRITE_ONCE(mb->counters.alloc_ns, mb->counters.alloc_ns + alloc_ns);
+	return done;
+}
+
+/*
+ * Take up to @want guest pages out of the balloon onto @pages, telling the
+ * host; returns how many.  The caller frees them.  May return 0 while
+ * pages are isolated for migration.
+ */
+static unsigned int mb_deflate_take(struct memballoon *mb, unsigned long want,
+				    struct list_head *pages)
 {
 	unsigned int got, n = 0;
 	struct page *page;
-	LIST_HEAD(pages);
 	int err;
 
 	mutex_lock(&mb->lock);
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
-	got = mb->frozen ? 0 : mb_balloon_dequeue(&mb->b_dev_info, &pages,
+	got = mb->frozen ? 0 : mb_balloon_dequeue(&mb->b_dev_info, pages,
 						  want, mb_counts_managed(mb));
 	if (!got) {
 		mutex_unlock(&mb->lock);
 		return 0;
 	}
-	list_for_each_entry(page, &pages, lru)
+	list_for_each_entry(page, pages, lru)
 		n = mb_page_to_pfns(mb, n, page);
 	/*
 	 * With MUST_TELL_HOST no page may be reused before the host used the
@@ -219,8 +296,58 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	if (!err)
 		mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
+	return got;
+}
+
+/* Shrink the balloon by up to @want guest pages; returns how many it freed. */
+static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
+{
+	unsigned int got;
+	LIST_HEAD(pages);
+
+	got = mb_deflate_take(mb, want, &pages);
 	mb_free_page_list(&pages);
 	return got;
+}
+
+void mb_free_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(work, struct memballoon,
+					     free_work);
+
+	mb_free_page_list(&mb->free_pages);
+}
+
+/*
+ * Shrink the balloon by up to @want guest pages in at most MB_REQS_PER_PASS
+ * requests, stopping early if the host's target changes; returns how many.
+ * Each batch is freed on another CPU while the host takes the next one.
+ */
+static unsigned long mb_deflate_pass(struct memballoon *mb, unsigned long want,
+				     u32 target)
+{
+	bool overlap = num_online_cpus() > 1;
+	unsigned int got, reqs = 0;
+	unsigned long done = 0;
+	LIST_HEAD(pages);
+
+	while (done < want && reqs++ < MB_REQS_PER_PASS) {
+		got = mb_deflate_take(mb, want - done, &pages);
+		if (!got)
+			break;
+		done += got;
+		if (overlap) {
+			flush_work(&mb->free_work);
+			list_splice_init(&pages, &mb->free_pages);
+			queue_work(system_unbound_wq, &mb->free_work);
+		} else {
+			mb_free_page_list(&pages);
+		}
+		if (mb_read_target(mb) != target)
+			break;
+	}
+	flush_work(&mb->free_work);
+	return done;
 }
 
 /* Called when the balloon could not grow: log once, retry later. */
@@ -266,7 +393,7 @@ static unsigned long mb_resize_up(struct memballoon *mb, u32 target, u64 diff)
 		return hold - jiffies;
 	if (!room)
 		return mb_inflate_stuck(mb, target, "inflation floor reached");
-	if (!mb_inflate(mb, min(diff, room) / MB_PFNS_PER_PAGE))
+	if (!mb_inflate(mb, min(diff, room) / MB_PFNS_PER_PAGE, target))
 		return mb_inflate_stuck(mb, target, "guest memory is short");
 	mb->backoff_ms = MB_BACKOFF_MIN_MS;
 	return 0;
@@ -296,7 +423,7 @@ void mb_resize_work(struct work_struct *work)
 		delay = mb_resize_up(mb, target, diff);
 	} else if (diff < 0) {
 		/* Nothing dequeued: pages are being migrated, try again soon. */
-		if (!mb_deflate(mb, -diff / MB_PFNS_PER_PAGE))
+		if (!mb_deflate_pass(mb, -diff / MB_PFNS_PER_PAGE, target))
 			delay = 1;
 	}
 

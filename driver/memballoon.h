@@ -42,6 +42,8 @@ enum mb_vq {
  */
 #define MB_PFNS_PER_REQ		4096U
 #define MB_PAGES_PER_REQ	(MB_PFNS_PER_REQ / MB_PFNS_PER_PAGE)
+/* Inflate requests per pass of resize_work (freeze and removal wait for one). */
+#define MB_REQS_PER_PASS	16U
 
 /* Statistics tags sent on every request: the spec's 0-9 and Linux 6.12's 10-15. */
 #define MB_NR_STATS		16
@@ -64,6 +66,8 @@ struct mb_counters {
 	u64 oom_pages;		/* 4 KiB pages released to the OOM path */
 	u64 reported;		/* 4 KiB free pages reported to the host */
 	u64 hinted;		/* 4 KiB free pages hinted for migration */
+	u64 alloc_ns;		/* time spent allocating pages to inflate */
+	u64 host_ns;		/* time spent waiting for inflate/deflate acks */
 };
 
 struct memballoon {
@@ -108,6 +112,17 @@ struct memballoon {
 	unsigned int backoff_ms;	/* next retry delay when stuck */
 	bool stuck_logged;	/* said once why the target is out of reach */
 	bool try_high_order;	/* cleared when a 2 MiB block was not free */
+	/*
+	 * The next inflate batch, allocated on another CPU while the host
+	 * takes the current one; never outlives an inflate pass.
+	 */
+	struct work_struct prealloc_work;
+	struct list_head prealloc_pages;
+	unsigned int prealloc_want, prealloc_got;
+	u64 prealloc_ns;
+	/* Deflated pages being freed on another CPU; never outlives a pass. */
+	struct work_struct free_work;
+	struct list_head free_pages;
 	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
 
 	/* On mb_nl_devices (netlink.c), under its lock. */
@@ -175,6 +190,8 @@ int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n);
 unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
 			     struct page *page);
 void mb_resize_work(struct work_struct *work);
+void mb_prealloc_work(struct work_struct *work);
+void mb_free_work(struct work_struct *work);
 void mb_deflate_all(struct memballoon *mb);
 unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 			 u32 event);

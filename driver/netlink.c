@@ -81,6 +81,10 @@ static int mb_nl_fill(struct sk_buff *skb, struct memballoon *mb, u8 cmd,
 			  READ_ONCE(c->stats_requests)) ||
 	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_MIGRATED,
 			  READ_ONCE(c->migrated)) ||
+	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_ALLOC_NS,
+			  READ_ONCE(c->alloc_ns)) ||
+	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_HOST_NS,
+			  READ_ONCE(c->host_ns)) ||
 	    (event && nla_put_u32(skb, MEMBALLOON_A_DEV_EVENT, event))) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;

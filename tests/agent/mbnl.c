@@ -56,6 +56,8 @@ static const char *const attr_names[MEMBALLOON_A_DEV_MAX + 1] = {
 	[MEMBALLOON_A_DEV_STATS_REQUESTS] = "stats_requests",
 	[MEMBALLOON_A_DEV_MIGRATED] = "migrated",
 	[MEMBALLOON_A_DEV_EVENT] = "event",
+	[MEMBALLOON_A_DEV_ALLOC_NS] = "alloc_ns",
+	[MEMBALLOON_A_DEV_HOST_NS] = "host_ns",
 };
 
 static const char *const event_names[MEMBALLOON_EVENT_MAX + 1] = {

@@ -318,6 +318,11 @@ def t_netlink(ctx):
     dev = mbnl_dump(vm)
     check(dev["actual"] == (RAM_MIB - 1024) * 256 and dev["target"] == dev["actual"],
           "dump says target %d actual %d, host asked for 1 GiB" % (dev["target"], dev["actual"]))
+    # where inflating 1 GiB spent its time: both are real and below the wall clock
+    # of the whole test so far (allocations may overlap the host's work)
+    wall_ns = (time.monotonic() - ctx._t0) * 1e9
+    check(0 < dev["alloc_ns"] < wall_ns and 0 < dev["host_ns"] < wall_ns,
+          "alloc_ns %d host_ns %d (test ran %d ns)" % (dev["alloc_ns"], dev["host_ns"], wall_ns))
 
     # unprivileged writes: EPERM; unprivileged reads: fine
     rc, out = vm.run("mbnl -u 65534 floor %d 1000" % dev["id"])

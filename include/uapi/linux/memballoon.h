@@ -54,6 +54,8 @@ enum {
 	MEMBALLOON_A_DEV_MIGRATED,		/* u64: balloon pages moved by compaction */
 	MEMBALLOON_A_DEV_RELEASE_PAGES,		/* u32: DEV_RELEASE: pages to release now */
 	MEMBALLOON_A_DEV_EVENT,			/* u32: DEV_NTF: enum memballoon_event */
+	MEMBALLOON_A_DEV_ALLOC_NS,		/* u64: time spent allocating pages to inflate */
+	MEMBALLOON_A_DEV_HOST_NS,		/* u64: time spent waiting for the host to use requests */
 
 	__MEMBALLOON_A_DEV_MAX,
 	MEMBALLOON_A_DEV_MAX = __MEMBALLOON_A_DEV_MAX - 1
