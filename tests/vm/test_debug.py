@@ -97,6 +97,10 @@ def _install_scaling(scale):
     def run(self, cmd, timeout=60, check=False, _reply_wait=None):
         if _reply_wait is None:
             timeout = timeout * scale
+        else:
+            # the boot-time ping waits 1 s for each answer: a debug guest
+            # takes longer to run one, and would never answer the latest
+            _reply_wait = _reply_wait * scale
         return orig_run(self, cmd, timeout=timeout, check=check, _reply_wait=_reply_wait)
     vmmod.VM.run = run
 
