@@ -108,7 +108,10 @@ def _install_scaling(scale):
 
     def init(self, *a, **kw):
         orig_init(self, *a, **kw)
-        self.boot_timeout = self.boot_timeout * scale
+        # at most x2: a debug guest that hangs early in boot under TCG (seen:
+        # right after "Running RCU-tasks wait API self tests") is retried
+        # once by Ctx.boot, and only after this timeout
+        self.boot_timeout = self.boot_timeout * min(scale, 2.0)
     vmmod.VM.__init__ = init
 
     orig_wait_event = qmpmod.QMP.wait_event
@@ -497,15 +500,23 @@ def t_lifecycle(ctx):
     check(max(inflated) > 0, "the balloon never inflated before rmmod")
     free = [r["free"] + r["pcp"] * 4 for r in rows]
     buddy = [r["buddy"] * 4 for r in rows]
+    # drift: a leak of a few pages per cycle shows as a steady fall.  A
+    # debug kernel (kmemleak present) pays for every module load itself
+    # (measured ~1.7 MiB per cycle: KASAN's stack depot, which never frees,
+    # its quarantine, kmemleak and lockdep metadata, lazily freed vmalloc
+    # shadow): there the allowance is per cycle and kmemleak, not MemFree,
+    # is the leak check.
+    per_cycle = int(os.environ.get("MB_DEBUG_DRIFT_KIB", "3072" if has_leak else "0"))
+    allow = 8 * 1024 + per_cycle * n
     worst = min(free)
-    check(worst >= base_free - max(16 * 1024, base_free // 100),
+    check(worst >= base_free - max(16 * 1024, base_free // 100) - per_cycle * n,
           "free memory %d KiB after a cycle, %d before the cycles" % (worst, base_free))
-    # drift: a leak of a few pages per cycle shows as a steady fall
     k = max(1, len(rows) // 10)
     early = sorted(free[:k])[k // 2]
     late = sorted(free[-k:])[k // 2]
     drift_kib = early - late
-    check(drift_kib <= 8 * 1024, "free memory fell %d KiB over %d cycles (leak?)" % (drift_kib, n))
+    check(drift_kib <= allow, "free memory fell %d KiB over %d cycles (allowed %d; leak?)"
+          % (drift_kib, n, allow))
     notes.append("%d load/unload cycles in %.0fs (held before rmmod %d-%d pages), MemTotal exact, "
                  "free drift %+d KiB, buddy %d..%d MiB" % (
                      n, cyc_s, min(inflated), max(inflated), -drift_kib,
