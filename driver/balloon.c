@@ -34,6 +34,11 @@ module_param(reserve_mib, uint, 0644);
 MODULE_PARM_DESC(reserve_mib,
 		 "MemAvailable (MiB) the balloon never inflates into; 0 = automatic (2% of RAM, at least 64 MiB)");
 
+static bool overlap = true;
+module_param(overlap, bool, 0644);
+MODULE_PARM_DESC(overlap,
+		 "Allocate the next inflate batch on another CPU while the host takes a request (default on)");
+
 void mb_vq_acked(struct virtqueue *vq)
 {
 	struct memballoon *mb = vq->vdev->priv;
@@ -214,7 +219,7 @@ void mb_prealloc_work(struct work_struct *work)
 static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 				u32 target)
 {
-	bool overlap = num_online_cpus() > 1;
+	bool par = READ_ONCE(overlap) && num_online_cpus() > 1;
 	unsigned long done = 0, next;
 	unsigned int got, reqs = 0;
 	LIST_HEAD(pages);
@@ -229,7 +234,7 @@ static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 		next = want - done - got;
 		if (++reqs >= MB_REQS_PER_PASS || mb_read_target(mb) != target)
 			next = 0;
-		if (next && overlap) {
+		if (next && par) {
 			mb->prealloc_want = next;
 			mb->prealloc_got = 0;
 			mb->prealloc_ns = 0;
@@ -310,43 +315,26 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	return got;
 }
 
-void mb_free_work(struct work_struct *work)
-{
-	struct memballoon *mb = container_of(work, struct memballoon,
-					     free_work);
-
-	mb_free_page_list(&mb->free_pages);
-}
-
 /*
  * Shrink the balloon by up to @want guest pages in at most MB_REQS_PER_PASS
  * requests, stopping early if the host's target changes; returns how many.
- * Each batch is freed on another CPU while the host takes the next one.
+ * Freeing stays on this CPU: under TCG, freeing on another vCPU while the
+ * host takes the next request cost more than it saved (docs/measurements.md).
  */
 static unsigned long mb_deflate_pass(struct memballoon *mb, unsigned long want,
 				     u32 target)
 {
-	bool overlap = num_online_cpus() > 1;
 	unsigned int got, reqs = 0;
 	unsigned long done = 0;
-	LIST_HEAD(pages);
 
 	while (done < want && reqs++ < MB_REQS_PER_PASS) {
-		got = mb_deflate_take(mb, want - done, &pages);
+		got = mb_deflate(mb, want - done);
 		if (!got)
 			break;
 		done += got;
-		if (overlap) {
-			flush_work(&mb->free_work);
-			list_splice_init(&pages, &mb->free_pages);
-			queue_work(system_unbound_wq, &mb->free_work);
-		} else {
-			mb_free_page_list(&pages);
-		}
 		if (mb_read_target(mb) != target)
 			break;
 	}
-	flush_work(&mb->free_work);
 	return done;
 }
 

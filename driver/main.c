@@ -161,8 +161,6 @@ static int mb_probe(struct virtio_device *vdev)
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
 	INIT_WORK(&mb->prealloc_work, mb_prealloc_work);
 	INIT_LIST_HEAD(&mb->prealloc_pages);
-	INIT_WORK(&mb->free_work, mb_free_work);
-	INIT_LIST_HEAD(&mb->free_pages);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
 	INIT_WORK(&mb->event_work, mb_event_work);
 	mb_hint_setup(mb);

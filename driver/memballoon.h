@@ -120,9 +120,6 @@ struct memballoon {
 	struct list_head prealloc_pages;
 	unsigned int prealloc_want, prealloc_got;
 	u64 prealloc_ns;
-	/* Deflated pages being freed on another CPU; never outlives a pass. */
-	struct work_struct free_work;
-	struct list_head free_pages;
 	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
 
 	/* On mb_nl_devices (netlink.c), under its lock. */
@@ -191,7 +188,6 @@ unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
 			     struct page *page);
 void mb_resize_work(struct work_struct *work);
 void mb_prealloc_work(struct work_struct *work);
-void mb_free_work(struct work_struct *work);
 void mb_deflate_all(struct memballoon *mb);
 unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 			 u32 event);

@@ -208,8 +208,12 @@ def suspend_cycle(ctx, vm, how):
             if vm.qmp.cmd("query-status")["status"] == "suspended":
                 vm.qmp.cmd("system_wakeup")
     else:
-        time.sleep(2)
-        vm.agent.sendall(b"\n")        # any byte: the agent ignores blank lines
+        # any byte wakes it (the agent ignores blank lines); a byte that
+        # arrives before the port is armed as a wakeup source is lost, and a
+        # loaded host can take seconds to get there: send again until it is up
+        while vm.console().count("PM: suspend exit") <= entries and time.monotonic() - t0 < 90:
+            time.sleep(2)
+            vm.agent.sendall(b"\n")
     # Wait for the resume to finish: bytes sent to a UART that is still
     # being restored are lost, and with them a request.
     while vm.console().count("PM: suspend exit") <= entries:
