@@ -116,7 +116,8 @@ if command -v ccache >/dev/null 2>&1; then
 	export CCACHE_BASEDIR="$SRC"
 	export CCACHE_NOHASHDIR=1
 fi
-J=$(nproc)
+# MB_DEBUG_JOBS: make -j (default: the number of CPUs).
+J=${MB_DEBUG_JOBS:-$(nproc)}
 mk() { nice -n 10 make -C "$SRC" CC="$CC" HOSTCC=gcc -j"$J" "$@"; }
 
 log "configuring (x86_64_defconfig kvm_guest.config + $(basename "$FRAG"))"
