@@ -53,10 +53,9 @@ void mb_vq_acked(struct virtqueue *vq)
 int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 {
 	struct scatterlist sg;
+	u64 t0 = ktime_get_ns();
 	unsigned int len;
 	int err;
-
-	u64 t0 = ktime_get_ns();
 
 	lockdep_assert_held(&mb->lock);
 	sg_init_one(&sg, mb->pfns, n * sizeof(mb->pfns[0]));
@@ -266,27 +265,26 @@ static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 }
 
 /*
- * Take up to @want guest pages out of the balloon onto @pages, telling the
- * host; returns how many.  The caller frees them.  May return 0 while
- * pages are isolated for migration.
+ * Shrink the balloon by up to @want guest pages; returns how many it freed.
+ * May return 0 while pages are isolated for migration.
  */
-static unsigned int mb_deflate_take(struct memballoon *mb, unsigned long want,
-				    struct list_head *pages)
+static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 {
 	unsigned int got, n = 0;
 	struct page *page;
+	LIST_HEAD(pages);
 	int err;
 
 	mutex_lock(&mb->lock);
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
-	got = mb->frozen ? 0 : mb_balloon_dequeue(&mb->b_dev_info, pages,
+	got = mb->frozen ? 0 : mb_balloon_dequeue(&mb->b_dev_info, &pages,
 						  want, mb_counts_managed(mb));
 	if (!got) {
 		mutex_unlock(&mb->lock);
 		return 0;
 	}
-	list_for_each_entry(page, pages, lru)
+	list_for_each_entry(page, &pages, lru)
 		n = mb_page_to_pfns(mb, n, page);
 	/*
 	 * With MUST_TELL_HOST no page may be reused before the host used the
@@ -301,16 +299,6 @@ static unsigned int mb_deflate_take(struct memballoon *mb, unsigned long want,
 	if (!err)
 		mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
-	return got;
-}
-
-/* Shrink the balloon by up to @want guest pages; returns how many it freed. */
-static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
-{
-	unsigned int got;
-	LIST_HEAD(pages);
-
-	got = mb_deflate_take(mb, want, &pages);
 	mb_free_page_list(&pages);
 	return got;
 }
