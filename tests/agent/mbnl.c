@@ -12,6 +12,11 @@
  *   mbnl now                           print the wall clock (s.ms), for latencies
  *
  * -u drops to UID before talking (the unprivileged-caller tests).
+ * -F marks this task for fault injection (/proc/self/make-it-fail) once its
+ * socket is set up, so that failslab/fail_page_alloc with task-filter hit the
+ * kernel's handling of the requests, not the exec or the socket (debug tier);
+ * with -u, before dropping privileges (an unprivileged task cannot mark
+ * itself), so the socket's setup can fail too.
  * Errors print "error: <errno> <strerror>: <extack message>" and exit 1.
  */
 #define _GNU_SOURCE
@@ -380,16 +385,26 @@ static int do_fuzz(unsigned long count, unsigned int seed)
 	return silent ? 1 : 0;
 }
 
+static void mark_make_it_fail(void)
+{
+	FILE *f = fopen("/proc/self/make-it-fail", "w");
+
+	if (!f || fputs("1", f) == EOF || fclose(f))
+		die("/proc/self/make-it-fail");
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct timeval tmo = { .tv_sec = 5 };
-	int one = 1, opt;
+	int one = 1, opt, make_it_fail = 0;
 	long uid = -1;
 
-	while ((opt = getopt(argc, argv, "u:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:F")) != -1) {
 		if (opt == 'u')
 			uid = strtol(optarg, NULL, 10);
+		else if (opt == 'F')
+			make_it_fail = 1;
 		else
 			return 2;
 	}
@@ -403,10 +418,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 1) {
-		fprintf(stderr, "usage: mbnl [-u UID] dump|get|floor|release|listen|fuzz ...\n");
+		fprintf(stderr, "usage: mbnl [-u UID] [-F] dump|get|floor|release|listen|fuzz ...\n");
 		return 2;
 	}
 
+	if (make_it_fail && uid >= 0)
+		mark_make_it_fail();
 	if (uid >= 0 && (setgid(uid) || setuid(uid)))
 		die("setuid");
 	sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
@@ -419,6 +436,8 @@ int main(int argc, char **argv)
 	setsockopt(sock, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(sock, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	resolve_family();
+	if (make_it_fail && uid < 0)
+		mark_make_it_fail();
 
 	if (!strcmp(argv[0], "dump"))
 		return do_request(MEMBALLOON_CMD_DEV_GET, NLM_F_DUMP, 0, NULL);

@@ -21,11 +21,16 @@ A test's scope says where in the kernel x QEMU matrix it runs:
 ctx.kenv is the kernel's KEY=VALUE environment (scripts/guest-kernel.sh, plus
 ENV_FILE, the file it is in, and LABEL, e.g. 6.12); ctx.qemu and
 ctx.qemu_version ((10, 0)) say which QEMU a "vm" test runs on.
+
+Every timeout here (a test's alarm, set_target, wait_bound) is scaled by
+MB_TIMEOUT_SCALE, and ctx.boot()'s default RAM is MB_GUEST_MIB
+(tests/vm/knobs.py); unset, they are 1 and 2048 MiB.
 """
 import os
 import re
 import time
 
+from knobs import GUEST_MIB, scaled
 from vm import VM, MiB
 
 TESTS = []
@@ -47,7 +52,7 @@ def test(name, timeout=300, scope="vm"):
 
     def deco(fn):
         fn.test_name = name
-        fn.test_timeout = timeout
+        fn.test_timeout = int(scaled(timeout))
         fn.test_scope = scope
         TESTS.append(fn)
         return fn
@@ -85,7 +90,7 @@ class Ctx:
         self.log("note: " + msg)
 
     # -- guests ------------------------------------------------------------------
-    def boot(self, mem_mib=2048, balloon_opts="", **kw):
+    def boot(self, mem_mib=GUEST_MIB, balloon_opts="", **kw):
         n = len(self.vms)
         if self.qemu:
             kw.setdefault("qemu", self.qemu)
@@ -108,7 +113,8 @@ class Ctx:
                         console = f.read()
                 except OSError:
                     console = ""
-                if attempt == 2 or not boot_failed_before_our_code(console):
+                if attempt == 2 or not boot_failed_before_our_code(
+                        console, self.kenv.get("KVER")):
                     self.vms.append(vm)
                     raise
                 self.log("boot of %s failed before any of our code ran (%s); retrying:\n%s"
@@ -150,6 +156,7 @@ class Ctx:
         self.wait_bound(vm, "virtio_balloon", timeout)
 
     def wait_bound(self, vm, driver, timeout=30):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while not self.bound_devices(vm, driver):
             if time.monotonic() > deadline:
@@ -161,6 +168,7 @@ class Ctx:
 
         Returns the seconds it took. With exact=False just wait until actual
         stops changing and return (seconds, actual_mib)."""
+        timeout = scaled(timeout)
         t0 = time.monotonic()
         vm.qmp.balloon(target_mib * MiB)
         want = target_mib * MiB
@@ -203,9 +211,31 @@ def kernel_env(a):
     return env
 
 
-def boot_failed_before_our_code(console):
+def kernel_config(kenv):
+    """The guest kernel's build configuration as {CONFIG_X: value} (from
+    boot/config-<KVER> beside the image, or <KDIR>/.config), or None."""
+    cands = []
+    if kenv.get("VMLINUZ") and kenv.get("KVER"):
+        cands.append(os.path.join(os.path.dirname(kenv["VMLINUZ"]), "config-" + kenv["KVER"]))
+    if kenv.get("KDIR"):
+        cands.append(os.path.join(kenv["KDIR"], ".config"))
+    for path in cands:
+        try:
+            with open(path) as f:
+                return dict(l.strip().split("=", 1) for l in f
+                            if l.startswith("CONFIG_") and "=" in l)
+        except OSError:
+            continue
+    return None
+
+
+def boot_failed_before_our_code(console, kver=None):
     """A boot that failed while none of our code ran: no module of ours in
-    the console (tests insmod it only after the agent answered)."""
+    the console (tests insmod it only after the agent answered).  The
+    kernel's own release (the debug kernel's is 6.1.N-debug-memballoon)
+    does not count."""
+    if kver:
+        console = console.replace(kver, "")
     return not re.search(r"memballoon|virtio_balloon", console)
 
 

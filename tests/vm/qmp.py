@@ -10,6 +10,8 @@ import select
 import socket
 import time
 
+from knobs import scaled
+
 
 class QMPError(Exception):
     pass
@@ -120,7 +122,9 @@ class QMP:
         return out
 
     def wait_event(self, name, timeout=30.0, pred=None):
-        """Wait for an event named name (and matching pred(data)); return it."""
+        """Wait for an event named name (and matching pred(data)); return it.
+        The timeout is scaled by MB_TIMEOUT_SCALE."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             for i, e in enumerate(self.events):

@@ -7,10 +7,13 @@ import re
 import time
 
 from harness import test, Skip, TestFailure
+from knobs import GUEST_MIB
 from vm import MiB
 
-RAM_MIB = 2048
-TOUCH_MIB = 1536
+RAM_MIB = GUEST_MIB            # 2048 unless MB_GUEST_MIB says otherwise
+TOUCH_MIB = RAM_MIB * 3 // 4
+# inflate_deflate's targets: 1024, 512, 1536 and 2048 MiB on a 2 GiB guest
+CYCLE_MIB = (RAM_MIB // 2, RAM_MIB // 4, RAM_MIB * 3 // 4, RAM_MIB)
 U64_UNSET = 2 ** 64 - 1
 
 # What the driver logs when it cannot get pages for the balloon. Covers the
@@ -33,8 +36,9 @@ QEMU_OVERHEAD_KIB = 64 * 1024   # QEMU's own RSS, at least (TCG, ROMs, libraries
 
 
 def inflate_deflate_body(ctx, vm, tag="", nonresident_ok=False):
-    """a: touch memory, then 1024 -> 512 -> 1536 -> 2048 MiB, exact actual,
-    MemTotal follows the balloon, QEMU RSS drops at 512 MiB.
+    """a: touch memory, then 1024 -> 512 -> 1536 -> 2048 MiB (CYCLE_MIB: the
+    same fractions of a guest of another size), exact actual, MemTotal
+    follows the balloon, QEMU RSS drops at 512 MiB.
 
     nonresident_ok: guest memory that an earlier balloon had discarded on the
     host may still be non-resident after the touch, and a balloon may take
@@ -43,12 +47,12 @@ def inflate_deflate_body(ctx, vm, tag="", nonresident_ok=False):
     if vm.qmp.query_balloon() != RAM_MIB * MiB:
         ctx.set_target(vm, RAM_MIB)
     total0 = vm.meminfo()["MemTotal"]
-    out = vm.sh("mbtool touch %d" % TOUCH_MIB, timeout=120)
+    out = vm.sh("mbtool touch %d" % TOUCH_MIB, timeout=120 * TOUCH_MIB // 1536)
     ctx.log(out.strip())
     rss0 = vm.rss_kib()
     ctx.log("MemTotal %d KiB, QEMU RSS after touch %d KiB" % (total0, rss0))
     times = []
-    for target in (1024, 512, 1536, 2048):
+    for target in CYCLE_MIB:
         dt = ctx.set_target(vm, target, timeout=60)
         times.append("%d:%.1fs" % (target, dt))
         mi = vm.meminfo()
@@ -60,7 +64,7 @@ def inflate_deflate_body(ctx, vm, tag="", nonresident_ok=False):
         check(abs(drop - balloon_kib) <= 1024,
               "at %d MiB MemTotal dropped %d KiB, balloon is %d KiB"
               % (target, drop, balloon_kib))
-        if target == 512:
+        if target == CYCLE_MIB[1]:
             freed = rss0 - rss
             want = balloon_kib
             if nonresident_ok:
@@ -280,7 +284,7 @@ def t_unload(ctx):
     ctx.load_driver(vm)
     vm.sh("mbtool touch 512")
     mi0 = settle_free(vm)
-    ctx.set_target(vm, 1024)
+    ctx.set_target(vm, RAM_MIB - 1024)     # a 1 GiB balloon
     mi1 = vm.meminfo()
     check(mi0["MemTotal"] - mi1["MemTotal"] >= 1023 * 1024, "MemTotal did not drop on inflate")
     t0 = time.monotonic()
@@ -300,7 +304,7 @@ def t_unload(ctx):
     check(ctx.driver not in vm.sh("cat /proc/modules"), "module still loaded")
     # rebind and balloon again
     ctx.load_driver(vm)
-    dt = ctx.set_target(vm, 1536)
+    dt = ctx.set_target(vm, RAM_MIB - 512)
     mi3 = vm.meminfo()
     check(abs((mi0["MemTotal"] - mi3["MemTotal"]) - 512 * 1024) <= 1024,
           "after reload MemTotal %d KiB for a 512 MiB balloon" % mi3["MemTotal"])
@@ -366,6 +370,13 @@ def t_mmio(ctx):
     and Cloud Hypervisor style VMMs), as legacy MMIO (microvm's default) and
     as virtio 1.0 MMIO: the driver binds, reaches each target exactly, its
     stats match the guest, and rmmod gives every page back."""
+    if "cloud" in ctx.kenv.get("LABEL", "") and (ctx.qemu_version or (0,)) >= (10, 0):
+        # measured 2026-11-27: 7 of 7 boots hang right after "ACPI: Core
+        # revision", before the APIC is set up (any -cpu, pit/pic/rtc on,
+        # acpi off, nox2apic); the generic kernel on QEMU 10.0 and the cloud
+        # kernel on QEMU 7.2 boot.  No module of ours is loaded by then.
+        raise Skip("Debian's cloud kernel does not boot on QEMU 10.0's microvm under TCG "
+                   "(hangs in early timer/APIC setup; docs/harness.md)")
     notes = []
     for mode, extra in MMIO_MODES:
         vm = ctx.boot(mem_mib=RAM_MIB, machine="microvm",

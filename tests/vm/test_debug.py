@@ -25,22 +25,20 @@ driver's inflate/deflate/stats run in workqueue items, so every kworker is
 marked while a phase runs; probe runs in insmod's task and netlink requests
 in mbnl's.  Interrupt context never fails (task-filter needs in_task()).
 
-MB_TIMEOUT_SCALE (set by scripts/check-debug.sh, e.g. 3): when set, this
-module scales the timeouts of every test registered with @test (their alarm),
-of Ctx.set_target, VM.run, VM boot and QMP wait_event, because the debug
-kernel runs 3-15x slower under TCG.  Unset (make check), it changes nothing.
+Timeouts are scaled by MB_TIMEOUT_SCALE and guests are MB_GUEST_MIB large
+(tests/vm/knobs.py): scripts/check-debug.sh sets both for the debug kernel,
+which runs many times slower under TCG and keeps ~20% of RAM for itself.
 """
 import os
 import re
 import time
 
 import harness
-import qmp as qmpmod
-import vm as vmmod
 from harness import test, Skip, TestFailure
+from knobs import GUEST_MIB, TIMEOUT_SCALE as SCALE
 from vm import MiB, AgentError
 
-RAM_MIB = 2048
+RAM_MIB = GUEST_MIB
 DBG = "/sys/kernel/debug"
 
 # Console lines that fail a debug-tier test besides vm.PROBLEM_RE (WARNING:,
@@ -52,90 +50,6 @@ DEBUG_PROBLEM_RE = re.compile(
     r"list_(add|del) corruption|list_add_corruption|kmemleak: \d+ new suspected|"
     r"sleeping function called from invalid context|blocked for more than|"
     r"bad page state|Bad page|page dumped because|refcount_t: ")
-
-
-# ---------------------------------------------------------------------------
-# timeout scaling for the slow debug kernel (opt-in: MB_TIMEOUT_SCALE)
-
-def _scale():
-    try:
-        return max(1.0, float(os.environ.get("MB_TIMEOUT_SCALE", "1")))
-    except ValueError:
-        return 1.0
-
-
-SCALE = _scale()
-
-
-def _install_scaling(scale):
-    if getattr(harness, "_mb_scaled", False):
-        return
-    harness._mb_scaled = True
-    # tests registered so far, and those registered after this import
-    for t in harness.TESTS:
-        t.test_timeout = int(t.test_timeout * scale)
-    orig_test = harness.test
-
-    def scaled_test(name, timeout=300, scope="vm"):
-        return orig_test(name, timeout=int(timeout * scale), scope=scope)
-    harness.test = scaled_test
-
-    orig_set_target = harness.Ctx.set_target
-
-    def set_target(self, vm, target_mib, timeout=60, exact=True):
-        return orig_set_target(self, vm, target_mib, timeout=timeout * scale, exact=exact)
-    harness.Ctx.set_target = set_target
-
-    orig_wait_bound = harness.Ctx.wait_bound
-
-    def wait_bound(self, vm, driver, timeout=30):
-        return orig_wait_bound(self, vm, driver, timeout=timeout * scale)
-    harness.Ctx.wait_bound = wait_bound
-
-    orig_run = vmmod.VM.run
-
-    def run(self, cmd, timeout=60, check=False, _reply_wait=None):
-        if _reply_wait is None:
-            timeout = timeout * scale
-        else:
-            # the boot-time ping waits 1 s for each answer: a debug guest
-            # takes longer to run one, and would never answer the latest
-            _reply_wait = _reply_wait * scale
-        return orig_run(self, cmd, timeout=timeout, check=check, _reply_wait=_reply_wait)
-    vmmod.VM.run = run
-
-    orig_init = vmmod.VM.__init__
-
-    def init(self, *a, **kw):
-        orig_init(self, *a, **kw)
-        # at most x2: a debug guest that hangs early in boot under TCG (seen:
-        # right after "Running RCU-tasks wait API self tests") is retried
-        # once by Ctx.boot, and only after this timeout
-        self.boot_timeout = self.boot_timeout * min(scale, 2.0)
-    vmmod.VM.__init__ = init
-
-    orig_wait_event = qmpmod.QMP.wait_event
-
-    def wait_event(self, name, timeout=30.0, pred=None):
-        return orig_wait_event(self, name, timeout=timeout * scale, pred=pred)
-    qmpmod.QMP.wait_event = wait_event
-
-
-if SCALE > 1:
-    _install_scaling(SCALE)
-    test = harness.test     # noqa: F811  (this module's tests are scaled too)
-
-
-# Ctx.boot retries a boot that failed before any of our code ran, which it
-# tells by "memballoon" missing from the console; the debug kernel's own
-# name (6.1.N-debug-memballoon, in its banner) must not count.
-if not getattr(harness, "_mb_kname_patched", False):
-    harness._mb_kname_patched = True
-    _orig_failed_before = harness.boot_failed_before_our_code
-
-    def _failed_before(console):
-        return _orig_failed_before(console.replace("-debug-memballoon", "-debug"))
-    harness.boot_failed_before_our_code = _failed_before
 
 
 # ---------------------------------------------------------------------------
@@ -334,17 +248,18 @@ def t_fault_injection(ctx):
     times0 = 100000
     fi_on(vm, 20, times0)
     kworkers_fail(vm, True)
-    t0 = time.monotonic()
-    vm.qmp.balloon(1024 * MiB)
+    vm.qmp.balloon(RAM_MIB // 2 * MiB)       # 1024 MiB on a 2 GiB guest
     time.sleep(15)
     mid = vm.qmp.query_balloon() // MiB
     # netlink requests (handled in mbnl's own task) under injection too
     fails = 0
-    for cmd in ("mbnl dump", "mbnl get %d" % dev_id, "mbnl -u 65534 dump",
-                "mbnl floor %d 0" % dev_id) * 5:
-        rc, out = vm.run(in_fail_task(cmd), timeout=60)
+    # (mbnl -F marks itself once its socket is up: marked before exec, the
+    # exec itself failed every time)
+    for cmd in ("mbnl -F dump", "mbnl -F get %d" % dev_id, "mbnl -u 65534 -F dump",
+                "mbnl -F floor %d 0" % dev_id) * 5:
+        rc, out = vm.run(cmd, timeout=60)
         fails += rc != 0
-    rc, out = vm.run(in_fail_task("mbnl fuzz 500 7"), timeout=600)
+    rc, out = vm.run("mbnl -F fuzz 500 7", timeout=600)
     ctx.log("fuzz under injection rc %d: %s" % (rc, out.strip()[-300:]))
     n_inflate = injected(vm, times0)
     kworkers_fail(vm, False)
@@ -352,7 +267,7 @@ def t_fault_injection(ctx):
     check_console(vm, "inflate under injection")
     # injection stopped: the driver must converge on its own (its backoff is
     # at most 5 s), without a new target to wake it
-    dt = wait_actual(ctx, vm, 1024, 120 * SCALE)
+    dt = wait_actual(ctx, vm, RAM_MIB // 2, 120 * SCALE)
     notes.append("inflate: %d failures injected, at %d MiB when stopped, exact %.1fs later; "
                  "%d of 20 netlink requests failed" % (n_inflate, mid, dt, fails))
     check(n_inflate > 0, "no failure was injected while inflating (is make-it-fail honoured?)")
@@ -367,15 +282,15 @@ def t_fault_injection(ctx):
     # 3. deflate under injection
     fi_on(vm, 20, times0)
     kworkers_fail(vm, True)
-    vm.qmp.balloon(1792 * MiB)
+    vm.qmp.balloon(RAM_MIB * 7 // 8 * MiB)   # 1792 MiB on a 2 GiB guest
     time.sleep(10)
-    vm.qmp.balloon(768 * MiB)       # and inflate again, still injecting
+    vm.qmp.balloon(RAM_MIB * 3 // 8 * MiB)   # 768: inflate again, still injecting
     time.sleep(10)
     n_deflate = injected(vm, times0)
     kworkers_fail(vm, False)
     fi_off(vm)
     check_console(vm, "deflate under injection")
-    dt = wait_actual(ctx, vm, 768, 180 * SCALE)
+    dt = wait_actual(ctx, vm, RAM_MIB * 3 // 8, 180 * SCALE)
     notes.append("deflate/re-inflate: %d injected, exact %.1fs later" % (n_deflate, dt))
     dev = vm.sh("mbnl dump")
     ctx.log("after injection: %s" % dev.strip())
@@ -430,38 +345,32 @@ def parse_cycles(out):
     return rows
 
 
+def drift_per_cycle(free):
+    """KiB of free memory lost per cycle: the median of the first tenth of
+    the cycles less that of the last tenth, over the cycles between."""
+    k = max(1, len(free) // 10)
+    early = sorted(free[:k])[k // 2]
+    late = sorted(free[-k:])[k // 2]
+    return (early - late) / max(1, len(free) - k), early - late
+
+
+def intree_cycles(ctx, vm, n, want):
+    """The lifecycle loop with the in-tree virtio_balloon, for comparison:
+    return (rows, seconds)."""
+    vm.sh("cd /lib/modules/kernel && for m in $(sed '$d' virtio_balloon.list); do "
+          "grep -q \"^${m%.ko} \" /proc/modules || insmod $m; done")
+    t0 = time.monotonic()
+    out = vm.sh(LIFECYCLE_SCRIPT % dict(ko="/lib/modules/kernel/virtio_balloon.ko",
+                                        drv="virtio_balloon", n=n, want=want),
+                timeout=max(600, n * 30))
+    ctx.log("in-tree cycles:\n" + out)
+    return parse_cycles(out), time.monotonic() - t0
+
+
 def hotplug_args():
     """q35 cannot hot-unplug from its root bus: put the balloon on a root port."""
     return dict(balloon_opts="bus=mbrp0",
-                extra_args=["-device", "pcie-root-port,id=mbrp0,bus=pcie.0,chassis=1,slot=1"])
-
-
-class _RootPortFirst:
-    """vm.py puts extra_args after the balloon's -device, but QEMU needs a bus
-    before the devices on it: a stand-in for vm.py's subprocess module whose
-    Popen moves our root port's -device in front (vm.py has no way to pass
-    arguments that come first)."""
-
-    def __init__(self, real):
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def Popen(self, args, *a, **kw):
-        args = list(args)
-        for i in range(len(args) - 1):
-            if args[i] == "-device" and args[i + 1].startswith("pcie-root-port,id=mbrp"):
-                pair = args[i:i + 2]
-                del args[i:i + 2]
-                j = args.index("-device")
-                args[j:j] = pair
-                break
-        return self._real.Popen(args, *a, **kw)
-
-
-if not isinstance(vmmod.subprocess, _RootPortFirst):
-    vmmod.subprocess = _RootPortFirst(vmmod.subprocess)
+                pre_args=["-device", "pcie-root-port,id=mbrp0,bus=pcie.0,chassis=1,slot=1"])
 
 
 def is_q35(ctx):
@@ -523,16 +432,26 @@ def t_lifecycle(ctx):
     worst = min(free)
     check(worst >= base_free - max(16 * 1024, base_free // 100) - per_cycle * n,
           "free memory %d KiB after a cycle, %d before the cycles" % (worst, base_free))
-    k = max(1, len(rows) // 10)
-    early = sorted(free[:k])[k // 2]
-    late = sorted(free[-k:])[k // 2]
-    drift_kib = early - late
+    slope, drift_kib = drift_per_cycle(free)
     check(drift_kib <= allow, "free memory fell %d KiB over %d cycles (allowed %d; leak?)"
           % (drift_kib, n, allow))
     notes.append("%d load/unload cycles in %.0fs (held before rmmod %d-%d pages), MemTotal exact, "
-                 "free drift %+d KiB, buddy %d..%d MiB" % (
-                     n, cyc_s, min(inflated), max(inflated), -drift_kib,
+                 "free drift %+d KiB (%+.0f KiB/cycle), buddy %d..%d MiB" % (
+                     n, cyc_s, min(inflated), max(inflated), -drift_kib, -slope,
                      min(buddy) // 1024, max(buddy) // 1024))
+    # The same loop with the in-tree driver: what a module load/unload costs
+    # this kernel by itself.  Ours may not lose clearly more per cycle.
+    n_ref = int(os.environ.get("MB_DEBUG_REF_CYCLES", str(max(10, n // 5))))
+    if n_ref > 0:
+        ref, ref_s = intree_cycles(ctx, vm, n_ref, cyc_mib * 256)
+        check(len(ref) == n_ref and all(r["held_after"] == 0 for r in ref),
+              "the in-tree driver's cycles did not run cleanly: %r" % ref[-1:])
+        ref_slope, _ = drift_per_cycle([r["free"] + r["pcp"] * 4 for r in ref])
+        bound = max(2 * ref_slope, ref_slope + 256) + 64
+        check(slope <= bound, "free memory fell %.0f KiB per load/unload cycle with %s, "
+              "%.0f with virtio_balloon (allowed %.0f)" % (slope, ctx.driver, ref_slope, bound))
+        notes.append("in-tree virtio_balloon: %d cycles in %.0fs, free drift %+.0f KiB/cycle"
+                     % (n_ref, ref_s, -ref_slope))
 
     # hot-unplug / re-plug with an inflated balloon
     ctx.load_driver(vm)
@@ -623,9 +542,9 @@ def _stock(ctx, name):
     kw = hotplug_args()
     orig_boot = ctx.boot
 
-    def boot(mem_mib=2048, balloon_opts="", **k):
+    def boot(mem_mib=GUEST_MIB, balloon_opts="", **k):
         opts = ",".join(o for o in (balloon_opts, kw["balloon_opts"]) if o)
-        k["extra_args"] = list(k.get("extra_args", ())) + kw["extra_args"]
+        k["pre_args"] = list(k.get("pre_args", ())) + kw["pre_args"]
         vm = orig_boot(mem_mib=mem_mib, balloon_opts=opts, **k)
         orig_add = vm.qmp.device_add
 

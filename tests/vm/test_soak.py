@@ -10,10 +10,11 @@ import re
 import time
 
 from harness import test, TestFailure
+from knobs import GUEST_MIB
 from vm import MiB
 from test_balloon import balloon_pages_held
 
-RAM_MIB = 2048
+RAM_MIB = GUEST_MIB
 DATA_FILES = 8
 DATA_MIB = 64          # 8 x 64 MiB of random data kept in tmpfs (RAM)
 

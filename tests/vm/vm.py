@@ -4,7 +4,9 @@ VM(...) starts qemu-system-x86_64 with
   - ttyS0 -> console log file (kernel console and /init output)
   - ttyS1 -> unix socket served by the guest agent (tests/agent/agent.sh)
   - a QMP unix socket
-  - -device virtio-balloon-pci,id=balloon0[,opts]
+  - pre_args, then -device virtio-balloon-pci,id=balloon0[,opts], then
+    extra_args (pre_args can define a bus the balloon then sits on, e.g. a
+    pcie-root-port for hot-unplug on q35: balloon_opts="bus=rp1")
 On machines without a second UART (machine="microvm") the agent talks over
 a virtio-serial port named "mbagent" instead (agent="virtio"); /init finds
 it from `mb.agent=virtio` on the kernel command line.  A kernel env file may
@@ -12,6 +14,7 @@ set QEMU_MACHINE (e.g. q35 for the debug kernel) and APPEND (extra kernel
 command line) for every VM booted with it.
 QEMU is killed for sure on close(), on interpreter exit, and (via
 PR_SET_PDEATHSIG) when the Python process dies.
+Timeouts (VM.run, the boot) are scaled by MB_TIMEOUT_SCALE (tests/vm/knobs.py).
 """
 import atexit
 import base64
@@ -26,6 +29,7 @@ import subprocess
 import tempfile
 import time
 
+from knobs import BOOT_SCALE, GUEST_MIB, TIMEOUT_SCALE
 from qmp import QMP
 
 MiB = 1024 * 1024
@@ -71,8 +75,8 @@ class AgentError(Exception):
 
 
 class VM:
-    def __init__(self, kenv, initrd, mem_mib=2048, smp=2, balloon_opts="",
-                 name="vm", logdir=None, append="", extra_args=(),
+    def __init__(self, kenv, initrd, mem_mib=GUEST_MIB, smp=2, balloon_opts="",
+                 name="vm", logdir=None, append="", extra_args=(), pre_args=(),
                  boot_timeout=120, qemu=None,
                  balloon_dev="virtio-balloon-pci", machine=None, agent=None):
         self.kenv = kenv
@@ -84,7 +88,8 @@ class VM:
         self.logdir = logdir
         self.append = append
         self.extra_args = list(extra_args)
-        self.boot_timeout = boot_timeout
+        self.pre_args = list(pre_args)
+        self.boot_timeout = boot_timeout * BOOT_SCALE
         self.qemu = qemu or DEFAULT_QEMU
         self.balloon_dev = balloon_dev   # e.g. virtio-balloon-device on microvm
         self.machine = machine or kenv.get("QEMU_MACHINE") or None
@@ -135,7 +140,7 @@ class VM:
                 "-append", " ".join(cmdline.split()),
                 "-serial", "file:" + self.console_path] + agent + [
                 "-qmp", "unix:%s,server=on,wait=off" % qmp_sock,
-                "-monitor", "none",
+                "-monitor", "none"] + self.pre_args + [
                 "-device", dev] + self.extra_args
         self.cmd = args
         t0 = time.monotonic()
@@ -265,7 +270,13 @@ class VM:
 
     # -- agent ---------------------------------------------------------------
     def run(self, cmd, timeout=60, check=False, _reply_wait=None):
-        """Run a sh script in the guest; return (rc, combined stdout+stderr)."""
+        """Run a sh script in the guest; return (rc, combined stdout+stderr).
+        Both timeout and _reply_wait (the boot-time ping's wait for an answer:
+        a slow guest would never answer the latest ping) are scaled by
+        MB_TIMEOUT_SCALE."""
+        timeout *= TIMEOUT_SCALE
+        if _reply_wait:
+            _reply_wait *= TIMEOUT_SCALE
         self.req_id += 1
         rid = "%d.%d" % (os.getpid(), self.req_id)
         b64 = base64.b64encode(cmd.encode()).decode()
