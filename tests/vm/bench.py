@@ -6,11 +6,12 @@ alternating A B A B ..., a fresh guest per run.
   tests/vm/bench.py [--module driver/memballoon.ko] [--rounds 5]
                     [--scenarios cycle,oom,stats,reporting,daemon]
                     [--qemu 7.2|10.0|system|PATH] [--kernel-env FILE]
-                    [--out build/bench]
+                    [--ram 4096] [--out build/bench]
 
 Scenarios (docs/bench.md explains each):
   cycle      4096 -> 1024 -> 4096 MiB, on untouched memory and after the
-             guest touched 3 GiB; QEMU RSS returned per GiB ballooned
+             guest touched 3 GiB (--ram 2048: 2048 -> 512 -> 2048 MiB
+             after touching 1.5 GiB); QEMU RSS returned per GiB ballooned
              (scenarios 1 and 2 of issue 6; one guest per run)
   stats      qom-set guest-stats-polling-interval -> fresh guest-stats
              (scenario 4; in the cycle guest, after the cycles)
@@ -45,9 +46,9 @@ import matrix  # noqa: E402
 from harness import Ctx, kernel_env, module_name  # noqa: E402
 from vm import MiB  # noqa: E402
 
-RAM = 4096          # MiB, every guest
-LOW = 1024          # MiB, the cycle's and the OOM scenario's target
-TOUCH = 3072        # MiB the guest touches before the "touched" cycle
+RAM = 4096          # MiB, every guest (--ram)
+LOW = RAM // 4      # MiB, the cycle's and the OOM scenario's target
+TOUCH = RAM * 3 // 4    # MiB the guest touches before the "touched" cycle
 OOM_WORK = LOW + 1024   # MiB the OOM workload needs: 1 GiB beyond the target
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
@@ -603,13 +604,13 @@ def summary(scenario, r):
 
 # metric rows: (scenario, key, label, format, scale)
 ROWS = [
-    ("cycle", "untouched_inflate_s", "1 untouched: inflate 4096->1024 MiB (s)", "%.2f", 1),
-    ("cycle", "untouched_deflate_s", "1 untouched: deflate 1024->4096 MiB (s)", "%.2f", 1),
+    ("cycle", "untouched_inflate_s", "1 untouched: inflate {RAM}->{LOW} MiB (s)", "%.2f", 1),
+    ("cycle", "untouched_deflate_s", "1 untouched: deflate {LOW}->{RAM} MiB (s)", "%.2f", 1),
     ("cycle", "untouched_inflate_rss_peak", "1 untouched: QEMU RSS peak while inflating (MiB)",
      "%.0f", 1),
-    ("cycle", "touch_s", "1 guest touching 3 GiB first (s, guest clock)", "%.2f", 1),
-    ("cycle", "touched_inflate_s", "1 touched: inflate 4096->1024 MiB (s)", "%.2f", 1),
-    ("cycle", "touched_deflate_s", "1 touched: deflate 1024->4096 MiB (s)", "%.2f", 1),
+    ("cycle", "touch_s", "1 guest touching {TOUCH} MiB first (s, guest clock)", "%.2f", 1),
+    ("cycle", "touched_inflate_s", "1 touched: inflate {RAM}->{LOW} MiB (s)", "%.2f", 1),
+    ("cycle", "touched_deflate_s", "1 touched: deflate {LOW}->{RAM} MiB (s)", "%.2f", 1),
     ("cycle", "touched_deflate_gsys", "1 touched deflate: guest kernel CPU (s)", "%.2f", 1),
     ("cycle", "touched_deflate_vcpu", "1 touched deflate: QEMU vCPU threads CPU (s)", "%.2f", 1),
     ("cycle", "touched_inflate_gsys", "1 touched inflate: guest kernel CPU (s, all vCPUs)",
@@ -634,9 +635,9 @@ ROWS = [
     ("cycle", "touched_returned_mib_per_gib", "2 QEMU RSS returned per GiB ballooned (MiB)",
      "%.0f", 1),
     ("cycle", "stats_latency_s", "4 stats: qom-set -> fresh guest-stats (ms)", "%.0f", 1000),
-    ("oom", "base_s", "3 workload 2 GiB, no balloon: baseline (s)", "%.1f", 1),
-    ("oom", "inflate_s", "3 inflate to 1024 MiB with deflate-on-oom (s)", "%.2f", 1),
-    ("oom", "oom_s", "3 workload 2 GiB on a 1 GiB target (s)", "%.1f", 1),
+    ("oom", "base_s", "3 workload {OOM_WORK} MiB, no balloon: baseline (s)", "%.1f", 1),
+    ("oom", "inflate_s", "3 inflate to {LOW} MiB with deflate-on-oom (s)", "%.2f", 1),
+    ("oom", "oom_s", "3 workload {OOM_WORK} MiB on a {LOW} MiB target (s)", "%.1f", 1),
     ("oom", "oom_over_base", "3 ... / baseline in the same guest (target <= 1.5)", "%.2f", 1),
     ("oom", "oom_oom_kill", "3 OOM kills (/proc/vmstat oom_kill)", "%.0f", 1),
     ("oom", "oom_rc", "3 workload exit status (0 = finished)", "%.0f", 1),
@@ -672,6 +673,7 @@ def table_rows(b):
     rows = []
     drivers = [INTREE, b.drv_b]
     for scen, key, label, fmt, scale in ROWS:
+        label = label.format(RAM=RAM, LOW=LOW, TOUCH=TOUCH, OOM_WORK=OOM_WORK)
         per = b.results.get(scen, {})
         if not per:
             continue
@@ -782,7 +784,7 @@ def plot(b):
                                   alpha=0.8, label=lab)
                 axes[1][col].plot(t, [x[2] for x in tr], color=colors.get(drv), lw=1,
                                   alpha=0.8, label=lab)
-        axes[0][col].set_title("%s guest memory: 4096 -> 1024 -> 4096 MiB" % kind)
+        axes[0][col].set_title("%s guest memory: %d -> %d -> %d MiB" % (kind, RAM, LOW, RAM))
         axes[0][col].set_ylabel("balloon size (MiB)")
         axes[1][col].set_ylabel("QEMU RSS (MiB)")
         axes[1][col].set_xlabel("seconds since the inflate request (deflate follows)")
@@ -797,6 +799,13 @@ def plot(b):
     return out
 
 
+def set_ram(mib):
+    """Guest RAM and the sizes that follow from it."""
+    global RAM, LOW, TOUCH, OOM_WORK
+    RAM, LOW, TOUCH = mib, mib // 4, mib * 3 // 4
+    OOM_WORK = LOW + 1024
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--module", default=os.path.join(REPO, "driver", "memballoon.ko"))
@@ -809,7 +818,12 @@ def main():
     ap.add_argument("--moddir")
     ap.add_argument("--kdir")
     ap.add_argument("--out", default=os.path.join(REPO, "build", "bench"))
+    ap.add_argument("--ram", type=int, default=int(os.environ.get("BENCH_RAM_MIB") or RAM),
+                    help="guest RAM in MiB (default 4096); the targets scale with it")
     a = ap.parse_args()
+    if a.ram < 2048 or a.ram % 4:
+        ap.error("--ram must be at least 2048 MiB and a multiple of 4")
+    set_ram(a.ram)
     scen = [s.strip() for s in a.scenarios.replace("rss", "cycle").split(",") if s.strip()]
     bad = [s for s in scen if s not in SCENARIOS]
     if bad or not scen:
