@@ -15,7 +15,7 @@
 # --only    test names/globs (default: $DEBUG_TESTS below)
 #
 # Environment: MB_SOAK_TARGETS (default 1000 here), MB_DEBUG_CYCLES (100),
-# MB_TIMEOUT_SCALE (4: the tests' timeouts x4) and MB_GUEST_MIB (3072: the
+# MB_TIMEOUT_SCALE (4: the tests' timeouts x4) and MB_GUEST_MIB (4096: the
 # debug kernel keeps ~20% of RAM for itself), see tests/vm/knobs.py.
 # Prints run.py's lines and exits with its status; the last line is
 # "N passed, N failed".
@@ -102,7 +102,7 @@ for q in $QEMUS; do set -- "$@" --qemu "$q"; done
 export MB_SOAK_TARGETS="${MB_SOAK_TARGETS:-1000}"
 export MB_DEBUG_CYCLES="${MB_DEBUG_CYCLES:-100}"
 export MB_TIMEOUT_SCALE="${MB_TIMEOUT_SCALE:-4}"
-export MB_GUEST_MIB="${MB_GUEST_MIB:-3072}"
+export MB_GUEST_MIB="${MB_GUEST_MIB:-4096}"
 echo "# MB_SOAK_TARGETS=$MB_SOAK_TARGETS MB_DEBUG_CYCLES=$MB_DEBUG_CYCLES MB_TIMEOUT_SCALE=$MB_TIMEOUT_SCALE MB_GUEST_MIB=$MB_GUEST_MIB"
 rc=0
 $PY "$REPO/tests/vm/run.py" "$@" --only "$ONLY" --out "$OUT" $VERBOSE || rc=$?

@@ -8,7 +8,7 @@ MB_TIMEOUT_SCALE  (default 1) multiplies every timeout the harness knows of:
                   Assertions that measure speed are not scaled.
 MB_GUEST_MIB      (default 2048) the RAM of the tests' standard guest, and
                   with it the targets that are fractions of it (2048: 1024,
-                  512, 1536 and 2048 MiB in inflate_deflate).  The debug
+                  512, 1536 and 2048 MiB in inflate_deflate; share()).  The debug
                   kernel's own bookkeeping takes ~20% of a guest's RAM, so
                   check-debug boots larger guests.
 """
@@ -26,6 +26,12 @@ TIMEOUT_SCALE = _float("MB_TIMEOUT_SCALE", 1, 1.0)
 GUEST_MIB = int(_float("MB_GUEST_MIB", 2048, 1024))
 # a hung early boot is retried once (harness.Ctx.boot): do not wait long for it
 BOOT_SCALE = min(TIMEOUT_SCALE, 2.0)
+
+
+def share(mib):
+    """The same share of this guest's RAM as mib MiB is of a 2048 MiB guest
+    (tests written for 2 GiB guests name their targets this way)."""
+    return mib * GUEST_MIB // 2048
 
 
 def scaled(seconds):

@@ -35,7 +35,7 @@ import time
 
 import harness
 from harness import test, Skip, TestFailure
-from knobs import GUEST_MIB, TIMEOUT_SCALE as SCALE
+from knobs import GUEST_MIB, TIMEOUT_SCALE as SCALE, share
 from vm import MiB, AgentError
 
 RAM_MIB = GUEST_MIB
@@ -460,7 +460,7 @@ def t_lifecycle(ctx):
     plug_props = {"bus": "mbrp0"} if kw else {}
     t0 = time.monotonic()
     for i in range(n_plug):
-        ctx.set_target(vm, 1024 + 256 * i)
+        ctx.set_target(vm, share(1024) + 256 * i)
         vm.qmp.device_del("balloon0")
         vm.qmp.wait_event("DEVICE_DELETED", timeout=120,
                           pred=lambda d: d.get("device") == "balloon0")
@@ -471,12 +471,12 @@ def t_lifecycle(ctx):
                                                                       mi0["MemTotal"]))
         vm.qmp.device_add("virtio-balloon-pci", id="balloon0", **plug_props)
         ctx.wait_bound(vm, ctx.driver, timeout=120)
-    ctx.set_target(vm, 1536)
+    ctx.set_target(vm, share(1536))
     notes.append("%d unplug/replug cycles in %.0fs" % (n_plug, time.monotonic() - t0))
 
     # suspend with a balloon: S3 (woken by QMP) and suspend-to-idle
     susp = []
-    for how, target in (("s3", 1024), ("s2idle", 1536)):
+    for how, target in (("s3", share(1024)), ("s2idle", share(1536))):
         ctx.set_target(vm, target)
         try:
             dt = suspend_cycle(ctx, vm, how)
@@ -515,7 +515,7 @@ def t_kmemleak(ctx):
     ranges = [module_range(vm, ctx.driver)]
     vm.qmp.set_stats_interval(1)
     vm.sh("(mbnl listen 20 > /tmp/ev 2>&1 &); sleep 0.5")
-    ctx.set_target(vm, 1024)
+    ctx.set_target(vm, share(1024))
     dev_id = int(re.search(r"(?:^|\s)id=(\d+)", vm.sh("mbnl dump")).group(1))
     vm.sh("mbnl floor %d 0 && mbnl release %d 4096 && mbnl get %d" % (dev_id, dev_id, dev_id))
     vm.sh("mbtool touch 256")
@@ -582,13 +582,13 @@ def t_netlink_fuzz(ctx):
     n = int(os.environ.get("MB_DEBUG_FUZZ", "10000"))
     vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
     ctx.load_driver(vm)
-    vm.qmp.balloon(1024 * MiB)
+    vm.qmp.balloon(share(1024) * MiB)
     t0 = time.monotonic()
     rc, out = vm.run("mbnl fuzz %d 11 && mbnl -u 65534 fuzz %d 12" % (n, n), timeout=1800)
     dt = time.monotonic() - t0
     check(rc == 0, "fuzz: %s" % out.strip()[-300:])
     counts = re.findall(r"fuzz: (\d+) requests, (\d+) errors, (\d+) accepted, (\d+) unanswered", out)
-    ctx.set_target(vm, 1024, timeout=120)
+    ctx.set_target(vm, share(1024), timeout=120)
     rc, out2 = vm.run("mbnl dump")
     check(rc == 0 and "actual=" in out2, "dump after fuzzing: %s" % out2)
     check_console(vm)

@@ -9,7 +9,7 @@ import re
 import time
 
 from harness import test, Skip, TestFailure, kernel_config
-from knobs import GUEST_MIB, scaled
+from knobs import GUEST_MIB, scaled, share
 from test_balloon import balloon_pages_held, settle_free
 from vm import MiB, VM, AgentError
 
@@ -283,7 +283,7 @@ def t_hotunplug_inflating(ctx):
     vm = ctx.boot(mem_mib=RAM_MIB)
     ctx.load_driver(vm)
     mi0 = settle_free(vm)
-    vm.qmp.balloon(256 * MiB)
+    vm.qmp.balloon(share(256) * MiB)
     time.sleep(0.3)          # inflating now: 1.75 GiB takes about a second
     mid = vm.qmp.query_balloon() // MiB
     vm.qmp.device_del("balloon0")
@@ -298,7 +298,7 @@ def t_hotunplug_inflating(ctx):
           "MemFree %d KiB after unplug, %d before" % (mi1["MemFree"], mi0["MemFree"]))
     vm.qmp.device_add("virtio-balloon-pci", id="balloon0")
     ctx.wait_bound(vm, ctx.driver, timeout=60)
-    dt = ctx.set_target(vm, 1024)
+    dt = ctx.set_target(vm, share(1024))
     ctx.note("unplugged at %d MiB mid-inflate, all back; replug+1GiB %.1fs" % (mid, dt))
 
 
@@ -326,7 +326,7 @@ def t_netlink(ctx):
     offset = guest_now - (h0 + h1) / 2
     vm.sh("(mbnl listen 30 > /tmp/ev 2>&1 &) ; sleep 0.5")
     t_cmd = time.time() + offset
-    ctx.set_target(vm, 1024)
+    ctx.set_target(vm, share(1024))
     time.sleep(1)
     ev = vm.sh("cat /tmp/ev")
     names = re.findall(r"event=([a-z-]+)", ev)
@@ -335,8 +335,9 @@ def t_netlink(ctx):
     first = re.search(r"t=([0-9.]+) .*event=target-changed", ev)
     latency = float(first.group(1)) - t_cmd if first else -1
     dev = mbnl_dump(vm)
-    check(dev["actual"] == (RAM_MIB - 1024) * 256 and dev["target"] == dev["actual"],
-          "dump says target %d actual %d, host asked for 1 GiB" % (dev["target"], dev["actual"]))
+    check(dev["actual"] == (RAM_MIB - share(1024)) * 256 and dev["target"] == dev["actual"],
+          "dump says target %d actual %d, host asked for %d MiB" % (
+              dev["target"], dev["actual"], RAM_MIB - share(1024)))
     # where inflating 1 GiB spent its time: both are real and below the wall clock
     # of the whole test so far (allocations may overlap the host's work)
     wall_ns = (time.monotonic() - ctx._t0) * 1e9
@@ -368,7 +369,7 @@ def t_netlink(ctx):
     check(dev["actual"] == dev["ram"] - floor,
           "with the floor the balloon holds %d pages, expected %d" % (dev["actual"], dev["ram"] - floor))
     vm.run("mbnl floor %d 0" % dev["id"])
-    ctx.set_target(vm, 1024)
+    ctx.set_target(vm, share(1024))
 
     # release (DEFLATE_ON_OOM negotiated): pages come back, the host sees it
     before = vm.qmp.query_balloon()

@@ -10,7 +10,7 @@ import re
 import time
 
 from harness import test, TestFailure
-from knobs import GUEST_MIB
+from knobs import GUEST_MIB, share
 from vm import MiB
 from test_balloon import balloon_pages_held
 
@@ -45,7 +45,7 @@ def t_soak(ctx):
     t0 = time.monotonic()
     prev = RAM_MIB
     for i in range(n_targets):
-        target = rnd.randrange(900, RAM_MIB + 1)
+        target = rnd.randrange(share(900), RAM_MIB + 1)
         vm.qmp.balloon(target * MiB)
         moved += abs(target - prev)
         prev = target
