@@ -53,7 +53,7 @@ def t_soak(ctx):
             ctx.set_target(vm, target, timeout=120)
         elif rnd.random() < 0.2:
             time.sleep(rnd.random() * 0.5)
-    final = 1200
+    final = share(1200)
     ctx.set_target(vm, final, timeout=120)
     soak_s = time.monotonic() - t0
     vm.sh("kill $(cat /tmp/churn.pid); sleep 1")
