@@ -46,10 +46,17 @@ import matrix  # noqa: E402
 from harness import Ctx, kernel_env, module_name  # noqa: E402
 from vm import MiB  # noqa: E402
 
-RAM = 4096          # MiB, every guest (--ram)
-LOW = RAM // 4      # MiB, the cycle's and the OOM scenario's target
-TOUCH = RAM * 3 // 4    # MiB the guest touches before the "touched" cycle
-OOM_WORK = LOW + 1024   # MiB the OOM workload needs: 1 GiB beyond the target
+
+def set_ram(mib):
+    """Guest RAM (--ram) and the sizes that follow from it: LOW, the cycle's
+    and the OOM scenario's target; TOUCH, what the guest touches before the
+    "touched" cycle; OOM_WORK, the OOM workload: 1 GiB beyond the target."""
+    global RAM, LOW, TOUCH, OOM_WORK
+    RAM, LOW, TOUCH = mib, mib // 4, mib * 3 // 4
+    OOM_WORK = LOW + 1024
+
+
+set_ram(4096)       # MiB, every guest
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
 DAEMON_IDLE_S = 60
@@ -797,13 +804,6 @@ def plot(b):
     out = os.path.join(b.dir, "cycle.png")
     fig.savefig(out, dpi=90)
     return out
-
-
-def set_ram(mib):
-    """Guest RAM and the sizes that follow from it."""
-    global RAM, LOW, TOUCH, OOM_WORK
-    RAM, LOW, TOUCH = mib, mib // 4, mib * 3 // 4
-    OOM_WORK = LOW + 1024
 
 
 def main():

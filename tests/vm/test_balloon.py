@@ -11,9 +11,8 @@ from knobs import GUEST_MIB, share
 from vm import MiB
 
 RAM_MIB = GUEST_MIB            # 2048 unless MB_GUEST_MIB says otherwise
-TOUCH_MIB = RAM_MIB * 3 // 4
-# inflate_deflate's targets: 1024, 512, 1536 and 2048 MiB on a 2 GiB guest
-CYCLE_MIB = (RAM_MIB // 2, RAM_MIB // 4, RAM_MIB * 3 // 4, RAM_MIB)
+TOUCH_MIB = share(1536)
+CYCLE_MIB = tuple(share(t) for t in (1024, 512, 1536, 2048))   # inflate_deflate's targets
 U64_UNSET = 2 ** 64 - 1
 
 # What the driver logs when it cannot get pages for the balloon. Covers the

@@ -35,7 +35,7 @@ import time
 
 import harness
 from harness import test, Skip, TestFailure
-from knobs import GUEST_MIB, TIMEOUT_SCALE as SCALE, share
+from knobs import GUEST_MIB, scaled, share
 from vm import MiB, AgentError
 
 RAM_MIB = GUEST_MIB
@@ -248,7 +248,7 @@ def t_fault_injection(ctx):
     times0 = 100000
     fi_on(vm, 20, times0)
     kworkers_fail(vm, True)
-    vm.qmp.balloon(RAM_MIB // 2 * MiB)       # 1024 MiB on a 2 GiB guest
+    vm.qmp.balloon(share(1024) * MiB)
     time.sleep(15)
     mid = vm.qmp.query_balloon() // MiB
     # netlink requests (handled in mbnl's own task) under injection too
@@ -267,7 +267,7 @@ def t_fault_injection(ctx):
     check_console(vm, "inflate under injection")
     # injection stopped: the driver must converge on its own (its backoff is
     # at most 5 s), without a new target to wake it
-    dt = wait_actual(ctx, vm, RAM_MIB // 2, 120 * SCALE)
+    dt = wait_actual(ctx, vm, share(1024), scaled(120))
     notes.append("inflate: %d failures injected, at %d MiB when stopped, exact %.1fs later; "
                  "%d of 20 netlink requests failed" % (n_inflate, mid, dt, fails))
     check(n_inflate > 0, "no failure was injected while inflating (is make-it-fail honoured?)")
@@ -276,21 +276,21 @@ def t_fault_injection(ctx):
     gs0 = vm.qmp.guest_stats().get("last-update", 0)
     t1 = time.monotonic()
     while vm.qmp.guest_stats().get("last-update", 0) == gs0:
-        check(time.monotonic() - t1 < 30 * SCALE, "stats stopped updating after injection")
+        check(time.monotonic() - t1 < scaled(30), "stats stopped updating after injection")
         time.sleep(0.5)
 
     # 3. deflate under injection
     fi_on(vm, 20, times0)
     kworkers_fail(vm, True)
-    vm.qmp.balloon(RAM_MIB * 7 // 8 * MiB)   # 1792 MiB on a 2 GiB guest
+    vm.qmp.balloon(share(1792) * MiB)
     time.sleep(10)
-    vm.qmp.balloon(RAM_MIB * 3 // 8 * MiB)   # 768: inflate again, still injecting
+    vm.qmp.balloon(share(768) * MiB)       # and inflate again, still injecting
     time.sleep(10)
     n_deflate = injected(vm, times0)
     kworkers_fail(vm, False)
     fi_off(vm)
     check_console(vm, "deflate under injection")
-    dt = wait_actual(ctx, vm, RAM_MIB * 3 // 8, 180 * SCALE)
+    dt = wait_actual(ctx, vm, share(768), scaled(180))
     notes.append("deflate/re-inflate: %d injected, exact %.1fs later" % (n_deflate, dt))
     dev = vm.sh("mbnl dump")
     ctx.log("after injection: %s" % dev.strip())

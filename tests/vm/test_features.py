@@ -51,16 +51,16 @@ def hog(ctx, vm, mib, timeout=300):
 
 def oom_workload(ctx, vm, driver_loader, tag):
     """On a 2 GiB guest with deflate-on-oom: target 512 MiB, then a workload
-    of 1 GiB (a quarter and half of RAM_MIB on other guests).  Returns (rc,
+    of 1 GiB (share(): the same fractions of other guests).  Returns (rc,
     seconds, oom kills, actual MiB after)."""
     driver_loader(vm)
     total0 = vm.meminfo()["MemTotal"]
-    ctx.set_target(vm, RAM_MIB // 4, timeout=90)
+    ctx.set_target(vm, share(512), timeout=90)
     total1 = vm.meminfo()["MemTotal"]
     check(abs(total1 - total0) <= 1024,
           "%s: MemTotal moved %d -> %d KiB with DEFLATE_ON_OOM" % (tag, total0, total1))
     vm.qmp.take_events("BALLOON_CHANGE")
-    rc, dt, out = hog(ctx, vm, RAM_MIB // 2)
+    rc, dt, out = hog(ctx, vm, share(1024))
     kills = len(OOM_RE.findall(vm.dmesg()))
     actual = vm.qmp.query_balloon() // MiB
     return rc, dt, kills, actual
