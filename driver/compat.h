@@ -36,8 +36,17 @@
 #define MB_MAX_PAGE_ORDER	(MAX_ORDER - 1)
 #endif
 
+/*
+ * Compaction can migrate balloon pages: CONFIG_BALLOON_COMPACTION up to
+ * 6.x, renamed CONFIG_BALLOON_MIGRATION in 7.x.  The core then calls
+ * ->migratepage for every balloon page it moves, so it must be set.
+ */
+#if defined(CONFIG_BALLOON_COMPACTION) || defined(CONFIG_BALLOON_MIGRATION)
+#define MB_BALLOON_MIGRATION
+#endif
+
 /* What balloon_page_alloc() allocates with, for our high-order attempts. */
-#ifdef CONFIG_BALLOON_COMPACTION
+#ifdef MB_BALLOON_MIGRATION
 #define MB_BALLOON_GFP		GFP_HIGHUSER_MOVABLE
 #else
 #define MB_BALLOON_GFP		GFP_HIGHUSER

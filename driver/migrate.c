@@ -13,7 +13,7 @@
 
 #include "memballoon.h"
 
-#ifdef CONFIG_BALLOON_COMPACTION
+#ifdef MB_BALLOON_MIGRATION
 static int mb_migratepage(struct balloon_dev_info *b_dev_info,
 			  struct page *newpage, struct page *page,
 			  enum migrate_mode mode)
