@@ -102,6 +102,7 @@ static struct nla_policy dev_policy[MEMBALLOON_A_DEV_MAX + 1] = {
 	[MEMBALLOON_A_DEV_EVENT] = { .type = NLA_U32 },
 	[MEMBALLOON_A_DEV_ALLOC_NS] = { .type = NLA_U64 },
 	[MEMBALLOON_A_DEV_HOST_NS] = { .type = NLA_U64 },
+	[MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES] = { .type = NLA_U64 },
 };
 
 int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev)

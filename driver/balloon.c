@@ -39,6 +39,11 @@ module_param(overlap, bool, 0644);
 MODULE_PARM_DESC(overlap,
 		 "Allocate the next inflate batch on another CPU while the host takes a request (default on)");
 
+static bool free_blocks = true;
+module_param(free_blocks, bool, 0644);
+MODULE_PARM_DESC(free_blocks,
+		 "Free each whole 2 MiB block that leaves the balloon in one call, not 512 (default on)");
+
 void mb_vq_acked(struct virtqueue *vq)
 {
 	struct memballoon *mb = vq->vdev->priv;
@@ -144,14 +149,93 @@ static unsigned int mb_alloc_pages(struct memballoon *mb,
 	return got;
 }
 
-static void mb_free_page_list(struct list_head *pages)
+/*
+ * If @first starts a run of (1 << @order) list entries on @pages that are
+ * the pages of one naturally aligned block, in ascending or descending
+ * order, return the block's first page; NULL otherwise.
+ */
+static struct page *mb_block_run(struct list_head *pages, struct page *first,
+				 unsigned int order)
 {
-	struct page *page, *next;
+	unsigned long nr = 1UL << order, pfn = page_to_pfn(first), i;
+	struct page *head, *page = first;
+	long step;
 
-	list_for_each_entry_safe(page, next, pages, lru) {
+	if (IS_ALIGNED(pfn, nr)) {
+		head = first;
+		step = 1;
+	} else if (IS_ALIGNED(pfn + 1, nr)) {
+		head = first - (nr - 1);
+		step = -1;
+	} else {
+		return NULL;
+	}
+	for (i = 1; i < nr; i++) {
+		if (list_is_last(&page->lru, pages))
+			return NULL;
+		page = list_next_entry(page, lru);
+		if (page != first + step * (long)i)
+			return NULL;
+	}
+	/* The buddy allocator never merges across zones. */
+	if (page_zone(head) != page_zone(head + nr - 1))
+		return NULL;
+	return head;
+}
+
+/*
+ * Give the block of (1 << @order) pages at @head back to the allocator in
+ * one call instead of one per page.  Each is a separate page with one
+ * reference (split_page() or single allocations) that is no longer the
+ * host's, and each is on a private list.  Anyone else holding a reference
+ * (a compaction scanner's speculative one) keeps the block apart: returns
+ * false and changes nothing then.
+ */
+static bool mb_free_block(struct page *head, unsigned int order)
+{
+	unsigned long nr = 1UL << order, i;
+
+	/* Refcount 1 -> 0 on every tail: nobody can take a reference now. */
+	for (i = 1; i < nr; i++)
+		if (!page_ref_freeze(head + i, 1))
+			break;
+	if (i < nr) {
+		while (--i)
+			page_ref_unfreeze(head + i, 1);
+		return false;
+	}
+	for (i = 0; i < nr; i++) {
+		list_del(&head[i].lru);
+		mb_page_unballoon(&head[i]);
+	}
+	/* A racing reference on @head makes this free only the tails. */
+	__free_pages(head, order);
+	return true;
+}
+
+/*
+ * Free pages that are no longer the host's (deflated, or never sent); each
+ * whole aligned 2 MiB block among them goes back in one call.  Returns how
+ * many guest pages went back as blocks.
+ */
+static unsigned long mb_free_page_list(struct list_head *pages)
+{
+	const unsigned int order = MB_HIGH_ORDER;
+	bool blocks_ok = READ_ONCE(free_blocks);
+	unsigned long blocks = 0;
+	struct page *page, *head;
+
+	while (!list_empty(pages)) {
+		page = list_first_entry(pages, struct page, lru);
+		head = blocks_ok ? mb_block_run(pages, page, order) : NULL;
+		if (head && mb_free_block(head, order)) {
+			blocks += 1UL << order;
+			continue;
+		}
 		list_del(&page->lru);
 		put_page(page);
 	}
+	return blocks;
 }
 
 /* Request the host to take @pages (@got guest pages); 0 or -errno. */
@@ -271,6 +355,7 @@ static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 {
 	unsigned int got, n = 0;
+	unsigned long blocks;
 	struct page *page;
 	LIST_HEAD(pages);
 	int err;
@@ -299,7 +384,12 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	if (!err)
 		mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
-	mb_free_page_list(&pages);
+	blocks = mb_free_page_list(&pages);
+	if (blocks) {
+		mutex_lock(&mb->lock);
+		mb->counters.deflated_block_pages += blocks * MB_PFNS_PER_PAGE;
+		mutex_unlock(&mb->lock);
+	}
 	return got;
 }
 

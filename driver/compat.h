@@ -149,6 +149,23 @@ static inline size_t mb_balloon_dequeue(struct balloon_dev_info *b,
 }
 
 /*
+ * Make a page that left the balloon (or never joined it) look like any
+ * page the allocator handed out, before it is freed as part of a block:
+ * free_pages_prepare() resets only the first page of a block.  On 6.1 the
+ * dequeued page keeps PAGE_MAPPING_MOVABLE in ->mapping; from 6.16 on it
+ * keeps PageOffline until the buddy clears it.  The caller holds the only
+ * reference (frozen for all but the block's first page).
+ */
+static inline void mb_page_unballoon(struct page *page)
+{
+	page->mapping = NULL;
+	set_page_private(page, 0);
+	/* What __ClearPageOffline() does on every version (no page type). */
+	if (PageOffline(page))
+		page->page_type = UINT_MAX;
+}
+
+/*
  * Compaction moved a balloon page: once the host knows, @newpage replaces
  * @page in the balloon and @page goes back to the allocator.  Called with
  * the driver's lock held; the 7.x core does this itself after we return.

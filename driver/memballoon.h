@@ -59,6 +59,7 @@ enum mb_vq {
 struct mb_counters {
 	u64 inflated;		/* 4 KiB pages ever given to the host */
 	u64 deflated;		/* 4 KiB pages ever taken back */
+	u64 deflated_block_pages; /* ... of them freed as whole 2 MiB blocks */
 	u64 alloc_failures;	/* inflate passes that got no page or hit the reserve */
 	u64 migrated;		/* balloon pages moved by compaction */
 	u64 stats_requests;	/* stats buffers the host returned to us */

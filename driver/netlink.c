@@ -85,6 +85,8 @@ static int mb_nl_fill(struct sk_buff *skb, struct memballoon *mb, u8 cmd,
 			  READ_ONCE(c->alloc_ns)) ||
 	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_HOST_NS,
 			  READ_ONCE(c->host_ns)) ||
+	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES,
+			  READ_ONCE(c->deflated_block_pages)) ||
 	    (event && nla_put_u32(skb, MEMBALLOON_A_DEV_EVENT, event))) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;

@@ -63,6 +63,7 @@ static const char *const attr_names[MEMBALLOON_A_DEV_MAX + 1] = {
 	[MEMBALLOON_A_DEV_EVENT] = "event",
 	[MEMBALLOON_A_DEV_ALLOC_NS] = "alloc_ns",
 	[MEMBALLOON_A_DEV_HOST_NS] = "host_ns",
+	[MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES] = "deflated_block_pages",
 };
 
 static const char *const event_names[MEMBALLOON_EVENT_MAX + 1] = {

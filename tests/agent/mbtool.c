@@ -5,12 +5,18 @@
  *   mbtool touch MIB          allocate MIB MiB, write every page, free, exit
  *   mbtool hog MIB [SECONDS]  allocate and write MIB MiB, print "hogging",
  *                             hold it SECONDS (default: until killed)
+ *   mbtool fill MIB           allocate MIB MiB, write a pattern unique to
+ *                             each 8-byte word, read it all back, free
  *   mbtool meminfo            print /proc/meminfo as "Key kB" lines
  *
- * Exit codes: 0 ok, 1 allocation failed, 2 usage.
+ * fill catches a page frame handed out twice (two virtual pages of the
+ * mapping would share it) and lost or corrupted contents.
+ *
+ * Exit codes: 0 ok, 1 allocation failed, 2 usage, 3 pattern mismatch.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +85,46 @@ static int cmd_touch(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_fill(int argc, char **argv)
+{
+	const uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	unsigned long mib;
+	uint64_t *w, i, n, bad = 0;
+	double t0;
+
+	if (argc != 1)
+		return 2;
+	mib = parse_ulong(argv[0], "MiB");
+	w = mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (w == MAP_FAILED) {
+		fprintf(stderr, "mbtool: mmap %lu MiB: %s\n", mib, strerror(errno));
+		return 1;
+	}
+	t0 = now();
+	n = mib * MIB / sizeof(*w);
+	for (i = 0; i < n; i++)
+		w[i] = (i + 1) * seed;
+	for (i = 0; i < n; i++) {
+		if (w[i] != (i + 1) * seed) {
+			if (!bad)
+				fprintf(stderr, "mbtool: word %llu (page %llu) holds %#llx, wrote %#llx\n",
+					(unsigned long long)i,
+					(unsigned long long)(i * sizeof(*w) / 4096),
+					(unsigned long long)w[i],
+					(unsigned long long)((i + 1) * seed));
+			bad++;
+		}
+	}
+	munmap(w, mib * MIB);
+	if (bad) {
+		printf("filled %lu MiB: %llu words differ\n", mib, (unsigned long long)bad);
+		return 3;
+	}
+	printf("filled and verified %lu MiB in %.3f s\n", mib, now() - t0);
+	return 0;
+}
+
 static int cmd_hog(int argc, char **argv)
 {
 	unsigned long mib, secs = 0;
@@ -122,7 +168,7 @@ static int cmd_meminfo(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mbtool touch MIB | hog MIB [SECONDS] | meminfo\n");
+		"usage: mbtool touch MIB | hog MIB [SECONDS] | fill MIB | meminfo\n");
 }
 
 int main(int argc, char **argv)
@@ -135,6 +181,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "touch"))
 		rc = cmd_touch(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "fill"))
+		rc = cmd_fill(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "hog"))
 		rc = cmd_hog(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "meminfo"))

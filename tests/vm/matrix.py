@@ -45,7 +45,7 @@ DEVICE = "inflate_deflate,stats,stats_extended,legacy,hotunplug,reporting,free_p
 # make check-debug: the memory-safety tests on the debug kernel (on q35, where
 # hotunplug* run as debug_hotunplug*: the balloon behind a PCIe root port).
 DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,reporting,"
-         "poison,netlink,soak_integrity,debug_*")
+         "poison,netlink,soak_integrity,deflate_blocks,debug_*")
 
 # A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
 # are (kernel, qemu, test selection) and get the vm-scope tests selected.

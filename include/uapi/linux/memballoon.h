@@ -56,6 +56,7 @@ enum {
 	MEMBALLOON_A_DEV_EVENT,			/* u32: DEV_NTF: enum memballoon_event */
 	MEMBALLOON_A_DEV_ALLOC_NS,		/* u64: time spent allocating pages to inflate */
 	MEMBALLOON_A_DEV_HOST_NS,		/* u64: time spent waiting for the host to use requests */
+	MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES,	/* u64: deflated pages freed as whole 2 MiB blocks */
 
 	__MEMBALLOON_A_DEV_MAX,
 	MEMBALLOON_A_DEV_MAX = __MEMBALLOON_A_DEV_MAX - 1
