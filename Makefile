@@ -111,7 +111,7 @@ demo: $(KERNEL_ENV) guest-module
 	$(PYTHON) scripts/demo.py --kernel-env $(KERNEL_ENV) \
 		--module driver/memballoon.ko
 
-# BENCH_ROUNDS=5, BENCH_SCENARIOS=cycle,stats,oom,reporting,daemon,
+# BENCH_ROUNDS=5, BENCH_SCENARIOS=cycle,stats,oom,reporting,daemon,design,
 # BENCH_QEMU=7.2|10.0 and BENCH_RAM_MIB=4096 (the guest; targets scale with
 # it) narrow or widen it; results in build/bench/latest.
 bench: $(KERNEL_ENV) guest-module

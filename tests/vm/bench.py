@@ -4,7 +4,7 @@ same QEMU, guest kernel and memory size (4 GiB guests, 2 vCPUs), runs
 alternating A B A B ..., a fresh guest per run.
 
   tests/vm/bench.py [--module driver/memballoon.ko] [--rounds 5]
-                    [--scenarios cycle,oom,stats,reporting,daemon]
+                    [--scenarios cycle,oom,stats,reporting,daemon,design]
                     [--qemu 7.2|10.0|system|PATH] [--kernel-env FILE]
                     [--ram 4096] [--out build/bench]
 
@@ -21,6 +21,9 @@ Scenarios (docs/bench.md explains each):
              (scenario 5)
   daemon     memballoond: idle CPU over a minute, RSS, PSI spike -> host
              event latency (scenario 6; memballoon only, once per bench)
+  design     memballoon only: its touched cycle with overlap and 2 MiB block
+             frees off, then on (module parameters), in one guest; with
+             them off, host_ns is QEMU's device time alone: the floor
 
 Writes build/bench/<timestamp>/{results.md,results.json,cycle.png,logs/}
 and points build/bench/latest at it.  Exit status 0 when every run
@@ -60,7 +63,7 @@ set_ram(4096)       # MiB, every guest
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
 DAEMON_IDLE_S = 60
-SCENARIOS = ("cycle", "stats", "oom", "reporting", "daemon")
+SCENARIOS = ("cycle", "stats", "oom", "reporting", "daemon", "design")
 INTREE = "virtio_balloon"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GUEST_HZ = 100      # USER_HZ of the guest's /proc/stat
@@ -265,6 +268,36 @@ def sc_cycle(b, driver, tag, want_stats):
     finally:
         run.close()
     return res, traces
+
+
+def sc_design(b, tag):
+    """Scenario 7 (memballoon only): what the driver's own choices are worth,
+    in one guest that touched TOUCH MiB before each cycle.  "plain" does one
+    thing at a time and frees 4 KiB pages one by one (module parameters
+    overlap=0, free_blocks=0): its inflate host_ns is QEMU's device time
+    alone, with the guest idle, which is the floor no guest driver goes
+    below on this QEMU.  "default" is the driver as shipped: the next batch
+    allocated on the other vCPU while QEMU takes one, and whole 2 MiB blocks
+    freed in one call on deflate."""
+    res = {}
+    run = Run(b, b.drv_b, tag)
+    try:
+        vm = run.vm
+        par = "/sys/module/%s/parameters/" % b.drv_b
+        for kind, on in (("plain", 0), ("default", 1)):
+            vm.sh("echo %d > %soverlap && echo %d > %sfree_blocks" % (on, par, on, par))
+            vm.sh("mbtool touch %d" % TOUCH, timeout=300)
+            time.sleep(0.5)
+            for move, target in (("inflate", LOW), ("deflate", RAM)):
+                r = run.move(target)
+                for k in ("s", "drv_alloc_ns", "drv_host_ns", "gsys", "vcpu"):
+                    res["%s_%s_%s" % (kind, move, k)] = r.get(k)
+        problems = run.close()
+        if problems:
+            raise RuntimeError("console: %s" % problems[0])
+    finally:
+        run.close()
+    return res
 
 
 def stats_latency(vm):
@@ -553,6 +586,10 @@ class Bench:
                     r = self.one("reporting", drv, rnd, lambda tag: sc_reporting(self, drv, tag))
                     if r:
                         self.record("reporting", drv, r)
+            if "design" in scen:
+                r = self.one("design", self.drv_b, rnd, lambda tag: sc_design(self, tag))
+                if r:
+                    self.record("design", self.drv_b, r)
         if "daemon" in scen:
             r = self.one("daemon", self.drv_b, 1,
                          lambda tag: sc_daemon(self, tag, max(3, a.rounds)))
@@ -603,6 +640,10 @@ def summary(scenario, r):
         return "RSS +%.0f MiB, returned %.0f MiB, 80%% in %s s" % (
             r["rise_mib"], r["returned_mib"],
             "%.1f" % r["t80_s"] if r["t80_s"] is not None else "-")
+    if scenario == "design":
+        return "inflate %.2fs/%.2fs (plain/default, QEMU alone %.2fs), deflate %.2fs/%.2fs" % (
+            r["plain_inflate_s"], r["default_inflate_s"], (r["plain_inflate_drv_host_ns"] or 0) / 1e9,
+            r["plain_deflate_s"], r["default_deflate_s"])
     if scenario == "daemon":
         return "idle CPU %.3f%%, RSS %.1f MiB, PSI event %.0f ms" % (
             r["idle_cpu_pct"], r["rss_mib"], r["psi_event_latency_s"] * 1000)
@@ -663,6 +704,25 @@ ROWS = [
     ("daemon", "psi_event_latency_s", "6 PSI spike -> pressure event on the host (ms)",
      "%.0f", 1000),
     ("daemon", "psi_delivery_s", "6 ... of which daemon -> host (ms)", "%.0f", 1000),
+    ("design", "plain_inflate_s",
+     "7 touched: inflate {RAM}->{LOW} MiB one thing at a time (overlap=0) (s)", "%.2f", 1),
+    ("design", "plain_inflate_drv_alloc_ns", "7 ... of it the guest allocating (alloc_ns) (s)",
+     "%.2f", 1e-9),
+    ("design", "plain_inflate_drv_host_ns",
+     "7 ... of it QEMU's device alone (host_ns): the host-side floor (s)", "%.2f", 1e-9),
+    ("design", "default_inflate_s", "7 touched: inflate, next batch allocated meanwhile "
+     "(overlap=1, default) (s)", "%.2f", 1),
+    ("design", "plain_deflate_s",
+     "7 touched: deflate {LOW}->{RAM} MiB, 4 KiB pages freed one by one (free_blocks=0) (s)",
+     "%.2f", 1),
+    ("design", "plain_deflate_gsys", "7 ... guest kernel CPU (s)", "%.2f", 1),
+    ("design", "plain_deflate_drv_host_ns", "7 ... of it QEMU's device (host_ns) (s)", "%.2f",
+     1e-9),
+    ("design", "default_deflate_s",
+     "7 touched: deflate, 2 MiB blocks freed whole (free_blocks=1, default) (s)", "%.2f", 1),
+    ("design", "default_deflate_gsys", "7 ... guest kernel CPU (s)", "%.2f", 1),
+    ("design", "default_deflate_drv_host_ns", "7 ... of it QEMU's device (host_ns) (s)", "%.2f",
+     1e-9),
 ]
 
 
@@ -689,7 +749,7 @@ def table_rows(b):
             runs = per.get(d, [])
             vals = [r.get(key) for r in runs if key in r]
             if not vals or all(v is None for v in vals):
-                cells.append("n/a" if scen == "daemon" and d == INTREE else "-")
+                cells.append("n/a" if scen in ("daemon", "design") and d == INTREE else "-")
                 meds.append(None)
             else:
                 c, m = stat_cell(vals, fmt, scale)
