@@ -447,11 +447,22 @@ def t_lifecycle(ctx):
         check(len(ref) == n_ref and all(r["held_after"] == 0 for r in ref),
               "the in-tree driver's cycles did not run cleanly: %r" % ref[-1:])
         ref_slope, _ = drift_per_cycle([r["free"] + r["pcp"] * 4 for r in ref])
+        # Compare like with like: ours over the n_ref cycles just before the
+        # in-tree ones.  The debug kernel's own cost of a module load is not
+        # steady: KASAN's quarantine keeps freed objects until it holds 1/32
+        # of RAM, so free memory falls ~1.6 MiB per cycle for the first ~50
+        # cycles of a 4 GiB guest (~80 MiB) and then stays flat, for either
+        # driver.  Over all 100 cycles ours would be measured filling it and
+        # the in-tree driver, which runs after, measured on a full one.
+        near = free[-n_ref:] if len(free) >= 2 * n_ref else free
+        near_slope, _ = drift_per_cycle(near)
         bound = max(2 * ref_slope, ref_slope + 256) + 64
-        check(slope <= bound, "free memory fell %.0f KiB per load/unload cycle with %s, "
-              "%.0f with virtio_balloon (allowed %.0f)" % (slope, ctx.driver, ref_slope, bound))
-        notes.append("in-tree virtio_balloon: %d cycles in %.0fs, free drift %+.0f KiB/cycle"
-                     % (n_ref, ref_s, -ref_slope))
+        check(near_slope <= bound, "free memory fell %.0f KiB per load/unload cycle with %s "
+              "over its last %d cycles, %.0f with virtio_balloon right after (allowed %.0f)"
+              % (near_slope, ctx.driver, len(near), ref_slope, bound))
+        notes.append("over its last %d cycles %+.0f KiB/cycle; in-tree virtio_balloon right "
+                     "after: %d cycles in %.0fs, free drift %+.0f KiB/cycle"
+                     % (len(near), -near_slope, n_ref, ref_s, -ref_slope))
 
     # hot-unplug / re-plug with an inflated balloon
     ctx.load_driver(vm)
