@@ -196,6 +196,12 @@ class Run:
         problems = self.ctx.close_all()
         return problems
 
+    def finish(self):
+        """Shut the guest down; a problem on its console fails the run."""
+        problems = self.close()
+        if problems:
+            raise RuntimeError("console: %s" % problems[0])
+
     def qsnap(self):
         return qemu_threads(self.pid)
 
@@ -262,9 +268,7 @@ def sc_cycle(b, driver, tag, want_stats):
             res["%s_returned_mib_per_gib" % kind] = (inf["rss0"] - inf["rss1"]) / ballooned_gib
         if want_stats:
             res.update(stats_latency(vm))
-        problems = run.close()
-        if problems:
-            raise RuntimeError("console: %s" % problems[0])
+        run.finish()
     finally:
         run.close()
     return res, traces
@@ -292,9 +296,7 @@ def sc_design(b, tag):
                 r = run.move(target)
                 for k in ("s", "drv_alloc_ns", "drv_host_ns", "gsys", "vcpu"):
                     res["%s_%s_%s" % (kind, move, k)] = r.get(k)
-        problems = run.close()
-        if problems:
-            raise RuntimeError("console: %s" % problems[0])
+        run.finish()
     finally:
         run.close()
     return res
@@ -404,9 +406,7 @@ def sc_reporting(b, driver, tag):
                     "window_s": window})
         res.update(qemu_cpu_delta(run.pid, q0, q1))
         res.update(guest_delta(g0, g1))
-        problems = run.close()
-        if problems:
-            raise RuntimeError("console: %s" % problems[0])
+        run.finish()
     finally:
         run.close()
     return res
