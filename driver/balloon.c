@@ -37,7 +37,7 @@ MODULE_PARM_DESC(reserve_mib,
 static bool overlap = true;
 module_param(overlap, bool, 0644);
 MODULE_PARM_DESC(overlap,
-		 "Allocate the next inflate batch on another CPU while the host takes a request (default on)");
+		 "Allocate two inflate batches at once, one on another CPU, then hand both to the host (default on)");
 
 static bool free_blocks = true;
 module_param(free_blocks, bool, 0644);
@@ -268,18 +268,26 @@ static int mb_inflate_send(struct memballoon *mb, struct list_head *pages,
 	return 0;
 }
 
+/* Send @pages (@got guest pages, one request), or free them if that fails. */
+static int mb_inflate_batch(struct memballoon *mb, struct list_head *pages,
+			    unsigned int got)
+{
+	int err;
+
+	if (!got)
+		return 0;
+	err = mb_inflate_send(mb, pages, got);
+	if (err)
+		mb_free_page_list(pages);
+	return err;
+}
+
 /* Allocate one batch of up to @want guest pages within the reserve. */
 static unsigned int mb_inflate_alloc(struct memballoon *mb,
-				     struct list_head *pages, unsigned long want,
-				     u64 *ns)
+				     struct list_head *pages, unsigned long want)
 {
-	u64 t0 = ktime_get_ns();
-	unsigned int got;
-
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ, mb_spare_pages(mb));
-	got = want ? mb_alloc_pages(mb, pages, want) : 0;
-	*ns += ktime_get_ns() - t0;
-	return got;
+	return want ? mb_alloc_pages(mb, pages, want) : 0;
 }
 
 void mb_prealloc_work(struct work_struct *work)
@@ -288,61 +296,66 @@ void mb_prealloc_work(struct work_struct *work)
 					     prealloc_work);
 
 	mb->prealloc_got = mb_inflate_alloc(mb, &mb->prealloc_pages,
-					    mb->prealloc_want,
-					    &mb->prealloc_ns);
+					    mb->prealloc_want);
 }
 
 /*
  * Grow the balloon by up to @want guest pages, at most MB_REQS_PER_PASS
  * requests, stopping early if the host's target changes; returns how many
- * pages it took.  While the host takes one batch (under TCG that is the
- * vCPU that kicked the queue, in QEMU) the next one is allocated on
- * another CPU, so the guest's zeroing and the host's discarding overlap.
+ * pages it took.  With overlap on, each round allocates two batches at
+ * once, one here and one by a work item on another CPU, and then hands
+ * both to the host one after the other.  The guest's allocating (mostly
+ * zeroing) and the host's discarding do not run at the same time: under
+ * TCG the host's part runs in the vCPU that kicked the queue, and every
+ * discard it makes while another vCPU runs costs that vCPU's thread a
+ * TLB-shootdown IPI, which made true overlap slower than one thing at a
+ * time on a quiet 2-core host (docs/bench.md, scenario 7).
  */
 static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 				u32 target)
 {
 	bool par = READ_ONCE(overlap) && num_online_cpus() > 1;
-	unsigned long done = 0, next;
-	unsigned int got, reqs = 0;
+	unsigned long done = 0, rest, spare;
+	unsigned int got, got2, reqs = 0;
 	LIST_HEAD(pages);
-	u64 alloc_ns = 0;
+	u64 alloc_ns = 0, t0;
+	bool pre;
+	int err = 0;
 
 	want = min(want, (unsigned long)MB_REQS_PER_PASS * MB_PAGES_PER_REQ);
-	got = mb_inflate_alloc(mb, &pages, want, &alloc_ns);
-	while (got) {
-		bool pre = false;
-		int err;
-
-		next = want - done - got;
-		if (++reqs >= MB_REQS_PER_PASS || mb_read_target(mb) != target)
-			next = 0;
-		if (next && par) {
-			mb->prealloc_want = next;
+	while (done < want && reqs < MB_REQS_PER_PASS) {
+		rest = want - done;
+		t0 = ktime_get_ns();
+		/* The two batches split what the reserve leaves, never more. */
+		spare = mb_spare_pages(mb);
+		pre = par && reqs + 1 < MB_REQS_PER_PASS &&
+		      min(rest, spare) > MB_PAGES_PER_REQ;
+		if (pre) {
+			mb->prealloc_want = min(rest, spare) - MB_PAGES_PER_REQ;
 			mb->prealloc_got = 0;
-			mb->prealloc_ns = 0;
 			queue_work(system_unbound_wq, &mb->prealloc_work);
-			pre = true;
 		}
-		/* Sending empties the list: into the balloon, or freed. */
-		err = mb_inflate_send(mb, &pages, got);
-		if (err)
-			mb_free_page_list(&pages);
-		else
-			done += got;
-		got = 0;
+		got = mb_inflate_alloc(mb, &pages, min(rest, spare));
+		got2 = 0;
 		if (pre) {
 			flush_work(&mb->prealloc_work);
-			list_splice_init(&mb->prealloc_pages, &pages);
-			got = mb->prealloc_got;
-			alloc_ns += mb->prealloc_ns;
-		} else if (next) {
-			got = mb_inflate_alloc(mb, &pages, next, &alloc_ns);
+			got2 = mb->prealloc_got;
 		}
-		if (err && got) {
-			mb_free_page_list(&pages);
-			got = 0;
+		alloc_ns += ktime_get_ns() - t0;
+		err = mb_inflate_batch(mb, &pages, got);
+		if (!err)
+			done += got;
+		/* The second batch only while the target still wants it. */
+		if (!err && got2 && (!got || mb_read_target(mb) == target)) {
+			err = mb_inflate_batch(mb, &mb->prealloc_pages, got2);
+			if (!err)
+				done += got2;
+		} else if (got2) {
+			mb_free_page_list(&mb->prealloc_pages);
 		}
+		reqs += pre ? 2 : 1;
+		if (err || (!got && !got2) || mb_read_target(mb) != target)
+			break;
 	}
 	WRITE_ONCE(mb->counters.alloc_ns, mb->counters.alloc_ns + alloc_ns);
 	return done;

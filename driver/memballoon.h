@@ -120,7 +120,6 @@ struct memballoon {
 	struct work_struct prealloc_work;
 	struct list_head prealloc_pages;
 	unsigned int prealloc_want, prealloc_got;
-	u64 prealloc_ns;
 	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
 
 	/* On mb_nl_devices (netlink.c), under its lock. */

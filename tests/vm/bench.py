@@ -280,9 +280,9 @@ def sc_design(b, tag):
     thing at a time and frees 4 KiB pages one by one (module parameters
     overlap=0, free_blocks=0): its inflate host_ns is QEMU's device time
     alone, with the guest idle, which is the floor no guest driver goes
-    below on this QEMU.  "default" is the driver as shipped: the next batch
-    allocated on the other vCPU while QEMU takes one, and whole 2 MiB blocks
-    freed in one call on deflate."""
+    below on this QEMU.  "default" is the driver as shipped: two batches
+    allocated at once (one on the other vCPU), then both handed to QEMU, and
+    whole 2 MiB blocks freed in one call on deflate."""
     res = {}
     run = Run(b, b.drv_b, tag)
     try:
@@ -710,8 +710,8 @@ ROWS = [
      "%.2f", 1e-9),
     ("design", "plain_inflate_drv_host_ns",
      "7 ... of it QEMU's device alone (host_ns): the host-side floor (s)", "%.2f", 1e-9),
-    ("design", "default_inflate_s", "7 touched: inflate, next batch allocated meanwhile "
-     "(overlap=1, default) (s)", "%.2f", 1),
+    ("design", "default_inflate_s", "7 touched: inflate, two batches allocated at once, then "
+     "both sent (overlap=1, default) (s)", "%.2f", 1),
     ("design", "plain_deflate_s",
      "7 touched: deflate {LOW}->{RAM} MiB, 4 KiB pages freed one by one (free_blocks=0) (s)",
      "%.2f", 1),
