@@ -282,11 +282,14 @@ static int mb_inflate_batch(struct memballoon *mb, struct list_head *pages,
 	return err;
 }
 
-/* Allocate one batch of up to @want guest pages within the reserve. */
+/*
+ * Allocate one batch of up to @want guest pages; mb_inflate() has already
+ * capped @want (over both of a round's batches) by what the reserve leaves.
+ */
 static unsigned int mb_inflate_alloc(struct memballoon *mb,
 				     struct list_head *pages, unsigned long want)
 {
-	want = min3(want, (unsigned long)MB_PAGES_PER_REQ, mb_spare_pages(mb));
+	want = min_t(unsigned long, want, MB_PAGES_PER_REQ);
 	return want ? mb_alloc_pages(mb, pages, want) : 0;
 }
 
