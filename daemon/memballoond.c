@@ -571,8 +571,16 @@ static void start_listeners(struct daemon *d)
 
 static void apply_channel_limits(struct daemon *d)
 {
-	d->ch.max_clients = d->cfg.max_clients;
-	d->ch.timeout_ms = d->cfg.request_timeout_s * 1000;
+	struct channel_policy pol = {
+		.max_clients = d->cfg.max_clients,
+		.request_timeout_ms = d->cfg.request_timeout_s * 1000,
+		.idle_timeout_ms = d->cfg.idle_timeout_s * 1000,
+		.request_rate = d->cfg.request_rate,
+		.tcp_allow = d->cfg.tcp_allow,
+		.vsock_allow = d->cfg.vsock_allow,
+	};
+
+	channels_configure(&d->ch, &pol);
 }
 
 static void reload(struct daemon *d)
@@ -597,6 +605,11 @@ static void reload(struct daemon *d)
 	    c.vsock_port != old.vsock_port) {
 		channels_stop_tcp(&d->ch);
 		channels_stop_vsock(&d->ch);
+		/* connections stay across a new address or port, not a channel turned off */
+		if (!c.tcp_port)
+			channels_close_kind(&d->ch, CHANNEL_TCP, "tcp turned off");
+		if (!c.vsock_port)
+			channels_close_kind(&d->ch, CHANNEL_VSOCK, "vsock turned off");
 		start_listeners(d);
 	}
 	if (strcmp(c.serial_port, old.serial_port)) {
@@ -797,6 +810,8 @@ static int run(struct daemon *d)
 			src->handler(src, evs[i].events);
 		}
 		run_deadlines(d);
+		/* connections closed above may still have had events in evs[] */
+		channels_reap(&d->ch);
 	}
 	return 0;
 }
@@ -810,7 +825,7 @@ static void usage(FILE *f)
 		"Report the guest's memory pressure and balloon state to the host.\n\n"
 		"  -c, --config FILE          configuration file (default %s)\n"
 		"      --serial-port NAME|off virtio-serial port name (default org.memballoon.0)\n"
-		"      --tcp [ADDR:]PORT|off  TCP listener (MOM's port is %d; default off)\n"
+		"      --tcp ADDR:PORT|off    TCP listener, e.g. 0.0.0.0:%d (MOM's port; default off)\n"
 		"      --vsock PORT|off       AF_VSOCK listener (default off)\n"
 		"  -i, --sample-interval SEC  seconds between samples (default 5)\n"
 		"      --psi-trigger SPEC     \"some|full STALL_US WINDOW_US\" or off\n"
