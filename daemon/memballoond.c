@@ -202,6 +202,11 @@ static void run_policy(struct daemon *d)
 				(unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
 				act[i].reason, strerror(-rc), d->nl.errmsg[0] ? ": " : "",
 				d->nl.errmsg);
+		else if (mbnl_has(&reply, MEMBALLOON_A_DEV_RELEASE_PAGES))
+			/* the driver releases in the background; its RELEASED event follows */
+			log_notice("%s: %s %llu MiB (%s): %u pages accepted", dev->name, what,
+				   (unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
+				   act[i].reason, reply.release_pages);
 		else
 			log_notice("%s: %s %llu MiB (%s)", dev->name, what,
 				   (unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
@@ -411,18 +416,23 @@ static void nl_device_event(struct daemon *d, const struct mb_dev *ev)
 	struct strbuf line;
 	struct view v;
 
-	log_msg(notable ? LOG_INFO : LOG_DEBUG, "%s: %s: target %u actual %u pages", ev->name,
-		mb_event_name(ev->event), ev->target_pages, ev->actual_pages);
+	if (!dev && ev->event != MEMBALLOON_EVENT_DEVICE_ADDED) {
+		/* only DEVICE_ADDED or a dump makes a device known (a removed one stays gone) */
+		log_debug("%s: %s for a device not known (ignored)", ev->name,
+			  mb_event_name(ev->event));
+		return;
+	}
+	if (ev->event == MEMBALLOON_EVENT_RELEASED && mbnl_has(ev, MEMBALLOON_A_DEV_RELEASE_PAGES))
+		log_notice("%s: released %u pages (%u MiB), balloon now %u pages", ev->name,
+			   ev->release_pages, ev->release_pages / MB_PAGES_PER_MIB, ev->actual_pages);
+	else
+		log_msg(notable ? LOG_INFO : LOG_DEBUG, "%s: %s: target %u actual %u pages",
+			ev->name, mb_event_name(ev->event), ev->target_pages, ev->actual_pages);
 	if (ev->event == MEMBALLOON_EVENT_DEVICE_REMOVED) {
-		if (dev) {
-			*dev = d->devs[--d->ndevs];
-			policy_forget_device(&d->pstate, ev->id);
-		}
+		*dev = d->devs[--d->ndevs];
+		policy_forget_device(&d->pstate, ev->id);
 	} else if (dev) {
-		uint32_t event = ev->event;
-
 		*dev = *ev;
-		dev->event = event;
 	} else {
 		struct mb_dev *p = realloc(d->devs, (d->ndevs + 1) * sizeof(*p));
 
