@@ -704,6 +704,17 @@ static bool accept_client(struct channels *ch, struct source *src, enum channel_
 		close(fd);
 		return true;
 	}
+	if (kind == CHANNEL_TCP) {
+		/*
+		 * Fixed socket buffers: autotuning would let a peer that does
+		 * not read park megabytes of our output in the kernel, out of
+		 * sight of CLIENT_OUT_MAX (vsock's buffers are bounded already).
+		 */
+		int sz = CLIENT_SOCKBUF;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	c = channels_adopt(ch, fd, kind, name, sa, plen);
 	if (!c) {
 		conn_log(ch, kind, LOG_WARNING, "%s %s: %s", kind_names[kind], name, strerror(errno));

@@ -34,6 +34,7 @@
 
 #define CLIENT_OUT_MAX (256u << 10)	/* queued output before a reader counts as stuck */
 #define CLIENT_IN_MAX 4096		/* one read; lines beyond the budget wait here */
+#define CLIENT_SOCKBUF (16u << 10)	/* TCP SO_SNDBUF/SO_RCVBUF (the kernel doubles it) */
 #define CONN_LOG_BURST 10		/* connection log lines per channel ... */
 #define CONN_LOG_WINDOW_MS 10000	/* ... per window; the rest are counted */
 
