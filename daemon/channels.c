@@ -434,9 +434,11 @@ static void client_input(struct client *c, uint64_t now)
 			return;
 		}
 		did_read = true;
-		c->in_len = (size_t)n;
+		/* data: a host is there (a new one forgets what the old one left) */
 		if (c->kind == CHANNEL_SERIAL)
-			serial_host_back(c, now);	/* data: a host is there */
+			serial_host_back(c, now);
+		c->in_off = 0;
+		c->in_len = (size_t)n;
 	}
 }
 
