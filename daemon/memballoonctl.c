@@ -33,8 +33,8 @@ static void usage(FILE *f)
 		"  watch [--interval S]  print driver events as they happen, state every S s (default 5)\n"
 		"  set-floor DEV MIB     never inflate DEV's guest below MIB MiB (0: no floor)\n"
 		"  release DEV MIB [--no-wait] [--timeout S]\n"
-		"                        give MIB MiB of DEV's balloon back to the guest now, and\n"
-		"                        wait up to S s (default %d) until the driver has\n\n"
+		"                        give MIB MiB of DEV's balloon back to the guest now and\n"
+		"                        wait up to S s (default %d) for the driver to finish\n\n"
 		"  -j, --json            JSON output (status: one object; watch: one object per line)\n"
 		"  -h, --help, -V, --version\n\n"
 		"DEV is virtioN or N.  set-floor and release need CAP_SYS_ADMIN.  See memballoonctl(8).\n",
@@ -113,6 +113,20 @@ static int parse_mib(const char *s, uint64_t max_mib, uint64_t *mib)
 	if (errno || *end || v > max_mib)
 		return -EINVAL;
 	*mib = v;
+	return 0;
+}
+
+/* An option's seconds, 0 to max; prints the error. */
+static int parse_seconds(const char *s, unsigned long max, const char *what, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *s < '0' || *s > '9' || *out > max) {
+		fprintf(stderr, "memballoonctl: bad %s '%s'\n", what, s);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -379,20 +393,15 @@ static int cmd_release(int argc, char **argv)
 	const char *name;
 	int opt, rc;
 
-	optind = 1;
+	optind = 0;	/* a fresh scan that permutes: options after DEV MIB too */
 	while ((opt = getopt_long(argc, argv, "njt:", opts, NULL)) != -1) {
-		char *end;
-
 		if (opt == 'n') {
 			wait = false;
 		} else if (opt == 'j') {
 			opt_json = true;
 		} else if (opt == 't') {
-			timeout_s = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || timeout_s > 3600) {
-				fprintf(stderr, "memballoonctl: bad timeout '%s'\n", optarg);
+			if (parse_seconds(optarg, 3600, "timeout", &timeout_s))
 				return 2;
-			}
 		} else {
 			usage(stderr);
 			return 2;
@@ -577,16 +586,11 @@ static int cmd_watch(int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+i:j", opts, NULL)) != -1) {
-		char *end;
-
 		if (opt == 'j') {
 			opt_json = true;
 		} else if (opt == 'i') {
-			interval = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || interval > 86400) {
-				fprintf(stderr, "memballoonctl: bad interval '%s'\n", optarg);
+			if (parse_seconds(optarg, 86400, "interval", &interval))
 				return 2;
-			}
 		} else {
 			usage(stderr);
 			return 2;
