@@ -255,7 +255,8 @@ static int admin_error(struct mbnl *nl, const char *cmd, const char *dev, int rc
 	if (rc == -EPERM || rc == -EACCES || rc == -ETIMEDOUT || !nl->errmsg[0])
 		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, dev, errmsg(rc));
 	else if (rc == -EBUSY)
-		fprintf(stderr, "memballoonctl: %s %s: %s: %s\n", cmd, dev, errmsg(rc), nl->errmsg);
+		fprintf(stderr, "memballoonctl: %s %s: rate-limited by the driver: %s\n", cmd, dev,
+			nl->errmsg);
 	else
 		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, dev, nl->errmsg);
 	mbnl_close(nl);

@@ -529,6 +529,15 @@ def t_daemon_admin(ctx):
         ctx.note("release %s" % ("asynchronous" if async_release else "synchronous"))
         rc, out = vm.run("memballoonctl set-floor %s 999999" % g.dev)
         check(rc == 1 and "larger than" in out, "absurd floor: rc=%d %r" % (rc, out))
+        if async_release:
+            # the same driver rate-limits admin changes: a burst ends in EBUSY
+            for n in range(1, 11):
+                rc, out = vm.run("memballoonctl set-floor %s 0" % g.dev)
+                if rc:
+                    break
+            ctx.log("set-floor burst: refused at call %d: %s" % (n, out.strip()))
+            check(rc == 1 and "rate-limited by the driver" in out,
+                  "10 set-floor calls at once: rc=%d %r" % (rc, out))
         ctx.set_target(vm, RAM_MIB)
 
         # rmmod/insmod under the running daemon
