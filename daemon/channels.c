@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include "log.h"
 #include "sample.h"
 
+#define ACCEPT_BATCH 16		/* connections accepted per listener wakeup */
+
 static const char *const kind_names[] = { "tcp", "vsock", "serial" };
 
 void channels_init(struct channels *ch, int epfd, void (*get_view)(void *, struct view *),
@@ -24,26 +27,111 @@ void channels_init(struct channels *ch, int epfd, void (*get_view)(void *, struc
 	ch->epfd = epfd;
 	ch->tcp.fd = -1;
 	ch->vsock.fd = -1;
-	ch->max_clients = 16;
-	ch->timeout_ms = 10000;
+	ch->pol.max_clients = 16;
+	ch->pol.request_timeout_ms = 10000;
+	ch->pol.idle_timeout_ms = 60000;
+	ch->pol.request_rate = 20;
+	ch->pol.vsock_allow = (struct cid_acl){ .n = 1, .cid = { ACL_CID_HOST } };
 	ch->get_view = get_view;
 	ch->arg = arg;
+	ch->now_ms = mono_now_ms;
 }
 
 unsigned int channels_count(const struct channels *ch)
 {
-	return ch->nclients + (ch->serial ? 1 : 0);
+	return ch->nclients[CHANNEL_TCP] + ch->nclients[CHANNEL_VSOCK] + (ch->serial ? 1 : 0);
+}
+
+/* ---- logging: a flood of peers must not flood the journal ---------------- */
+
+static void conn_log_roll(struct channels *ch, enum channel_kind kind, uint64_t now)
+{
+	struct conn_log_limit *l = &ch->loglim[kind];
+
+	if (l->lines && now - l->start_ms < CONN_LOG_WINDOW_MS)
+		return;
+	if (l->suppressed)
+		log_notice("%s: %u more connection messages in %u s not logged", kind_names[kind],
+			   l->suppressed, CONN_LOG_WINDOW_MS / 1000);
+	l->start_ms = now;
+	l->lines = 0;
+	l->suppressed = 0;
+}
+
+/* Connection lifecycle messages: CONN_LOG_BURST per window and channel (serial: all). */
+static void conn_log(struct channels *ch, enum channel_kind kind, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void conn_log(struct channels *ch, enum channel_kind kind, int prio, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (prio > log_get_level())
+		return;
+	if (kind != CHANNEL_SERIAL) {
+		struct conn_log_limit *l = &ch->loglim[kind];
+
+		conn_log_roll(ch, kind, ch->now_ms());
+		if (l->lines >= CONN_LOG_BURST) {
+			l->suppressed++;
+			return;
+		}
+		l->lines++;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s", line);
+}
+
+/* ---- the line budget (token bucket) ------------------------------------- */
+
+static uint64_t budget_full(const struct client *c)
+{
+	return (uint64_t)c->ch->pol.request_rate * 1000;
+}
+
+/* Top up and return the whole lines available now. */
+static unsigned int client_budget(struct client *c, uint64_t now)
+{
+	uint64_t full = budget_full(c);
+
+	if (now > c->tokens_ms) {
+		uint64_t dt = now - c->tokens_ms;
+
+		/* rate tokens per second are rate thousandths per ms */
+		if (dt >= 1000)
+			c->tokens = full;
+		else
+			c->tokens += dt * c->ch->pol.request_rate;
+		c->tokens_ms = now;
+	}
+	if (c->tokens > full)
+		c->tokens = full;
+	return (unsigned int)(c->tokens / 1000);
+}
+
+static void client_spend(struct client *c, unsigned int lines)
+{
+	uint64_t cost = (uint64_t)lines * 1000;
+
+	c->tokens = cost > c->tokens ? 0 : c->tokens - cost;
 }
 
 /* ---- output ------------------------------------------------------------- */
 
-static void client_close(struct client *c);
-
 /* (Re)register for exactly the events the client needs now. */
 static void client_arm(struct client *c)
 {
-	uint32_t want = EPOLLIN | (c->out.len ? EPOLLOUT : 0);
+	uint32_t want = 0;
 
+	if (c->closed)
+		return;
+	if (!c->resume_ms && !c->eof)
+		want |= EPOLLIN;	/* out of budget: the peer's data waits in its socket */
+	if (sb_len(&c->out))
+		want |= EPOLLOUT;
 	if (c->kind == CHANNEL_SERIAL) {
 		want |= EPOLLET;	/* a port without a host stays EPOLLHUP: edges only */
 		if (c->gone_ms)
@@ -53,53 +141,92 @@ static void client_arm(struct client *c)
 		c->armed = want;
 }
 
-/* Write what we can.  false if the connection is gone (and was closed). */
+/* Mark the connection for closing (the first reason is the one logged). */
+static void client_fail(struct client *c, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void client_fail(struct client *c, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->why_prio = prio;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Write what the socket takes.  false if the connection is now dead. */
 static bool client_flush(struct client *c)
 {
-	while (c->out.len) {
+	while (!c->dead && sb_len(&c->out)) {
 		ssize_t n;
 
 		if (c->kind == CHANNEL_SERIAL)
-			n = write(c->src.fd, c->out.buf, c->out.len);
+			n = write(c->src.fd, sb_data(&c->out), sb_len(&c->out));
 		else
-			n = send(c->src.fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
+			n = send(c->src.fd, sb_data(&c->out), sb_len(&c->out), MSG_NOSIGNAL);
 		if (n > 0) {
 			sb_consume(&c->out, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		log_info("%s %s: write: %s", kind_names[c->kind], c->peer,
-			 n < 0 ? strerror(errno) : "closed");
 		if (c->kind == CHANNEL_SERIAL) {
 			/* the host went away; the port stays */
+			log_info("serial %s: write: %s", c->peer, n < 0 ? strerror(errno) : "closed");
 			sb_reset(&c->out);
 			break;
 		}
-		client_close(c);
+		client_fail(c, LOG_INFO, "write: %s", n < 0 ? strerror(errno) : "closed");
+	}
+	if (c->dead)
 		return false;
+	if (!sb_len(&c->out)) {
+		c->out_since_ms = 0;
+		if (c->eof) {
+			/* the peer sent FIN and has every answer now */
+			client_fail(c, LOG_INFO, "closed by peer");
+			return false;
+		}
 	}
 	client_arm(c);
+	return true;
+}
+
+/* After appending to c->out (which held `before` bytes): overflow, stall clock. */
+static bool client_queued(struct client *c, size_t before)
+{
+	if (sb_failed(&c->out)) {
+		if (c->kind != CHANNEL_SERIAL) {
+			client_fail(c, LOG_WARNING, "not reading, %zu bytes queued", before);
+			return false;
+		}
+		log_warn("serial %s: host not reading, %zu bytes queued: dropping output",
+			 c->peer, before);
+		sb_reset(&c->out);
+		proto_conn_init(&c->proto, false);
+		c->out_since_ms = 0;
+		return true;
+	}
+	if (!before && sb_len(&c->out))
+		c->out_since_ms = c->ch->now_ms();
 	return true;
 }
 
 /* Queue bytes; a reader that lets CLIENT_OUT_MAX pile up is cut off. */
 static bool client_queue(struct client *c, const char *data, size_t len)
 {
+	size_t before = sb_len(&c->out);
+
+	if (c->dead)
+		return false;
 	sb_add(&c->out, data, len);
-	if (!sb_failed(&c->out))
-		return true;
-	log_warn("%s %s: not reading, %zu bytes queued: %s", kind_names[c->kind], c->peer,
-		 c->out.len, c->kind == CHANNEL_SERIAL ? "dropping output" : "disconnecting");
-	if (c->kind == CHANNEL_SERIAL) {
-		sb_reset(&c->out);
-		proto_conn_init(&c->proto, false);
-		return true;
-	}
-	client_close(c);
-	return false;
+	return client_queued(c, before);
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -110,6 +237,7 @@ static struct client *client_new(struct channels *ch, int fd, enum channel_kind 
 				 const char *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
+	uint64_t now = ch->now_ms();
 
 	if (!c)
 		return NULL;
@@ -120,21 +248,31 @@ static struct client *client_new(struct channels *ch, int fd, enum channel_kind 
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	proto_conn_init(&c->proto, kind != CHANNEL_SERIAL);
 	sb_init(&c->out, CLIENT_OUT_MAX);
+	c->last_line_ms = now;
+	c->tokens = budget_full(c);
+	c->tokens_ms = now;
 	c->armed = EPOLLIN | (kind == CHANNEL_SERIAL ? EPOLLET : 0);
 	if (loop_add(ch->epfd, &c->src, c->armed) < 0) {
-		sb_free(&c->out);
 		free(c);
 		return NULL;
 	}
 	return c;
 }
 
+/*
+ * The one place a connection ends: out of the lists and epoll, fd closed,
+ * the struct parked until channels_reap() (an event of this epoll batch
+ * may still point at it).
+ */
 static void client_close(struct client *c)
 {
 	struct channels *ch = c->ch;
 
+	if (c->closed)
+		return;
 	if (c->kind == CHANNEL_SERIAL) {
-		ch->serial = NULL;
+		if (ch->serial == c)
+			ch->serial = NULL;
 	} else {
 		for (struct client **pp = &ch->clients; *pp; pp = &(*pp)->next) {
 			if (*pp == c) {
@@ -142,13 +280,36 @@ static void client_close(struct client *c)
 				break;
 			}
 		}
-		ch->nclients--;
-		log_info("%s %s: disconnected", kind_names[c->kind], c->peer);
+		ch->nclients[c->kind]--;
+		conn_log(ch, c->kind, c->why[0] ? c->why_prio : LOG_INFO, "%s %s: disconnected%s%s%s",
+			 kind_names[c->kind], c->peer, c->why[0] ? " (" : "", c->why,
+			 c->why[0] ? ")" : "");
 	}
 	loop_del(ch->epfd, &c->src);
 	close(c->src.fd);
+	c->src.fd = -1;
 	sb_free(&c->out);
-	free(c);
+	c->dead = true;
+	c->closed = true;
+	c->next = ch->graveyard;
+	ch->graveyard = c;
+}
+
+/* End of a top-level handler: close what died in it. */
+static void client_settle(struct client *c)
+{
+	if (c->dead && !c->closed)
+		client_close(c);
+}
+
+void channels_reap(struct channels *ch)
+{
+	while (ch->graveyard) {
+		struct client *c = ch->graveyard;
+
+		ch->graveyard = c->next;
+		free(c);
+	}
 }
 
 /*
@@ -173,129 +334,240 @@ static void serial_host_back(struct client *c, uint64_t now_ms)
 	if (!c->gone_ms)
 		return;
 	if (now_ms - c->gone_ms >= SERIAL_NEW_HOST_MS &&
-	    (c->proto.kind != PROTO_UNDECIDED || c->out.len)) {
+	    (c->proto.kind != PROTO_UNDECIDED || sb_len(&c->out) || c->in_off < c->in_len)) {
 		log_info("serial %s: host reconnected, new conversation", c->peer);
 		proto_conn_init(&c->proto, false);
 		sb_reset(&c->out);
+		c->out_since_ms = 0;
+		c->in_off = c->in_len = 0;
 	}
 	c->gone_ms = 0;
 	client_arm(c);
 }
 
+/* Out of budget: stop reading until the next line is due. */
+static void client_throttle(struct client *c, uint64_t now)
+{
+	uint64_t missing = 1000 - c->tokens % 1000;
+	unsigned int rate = c->ch->pol.request_rate;
+
+	c->resume_ms = now + (missing + rate - 1) / rate;
+	client_arm(c);
+}
+
+/* read() returned 0 or an error (n < 0, errno set). */
+static void client_read_end(struct client *c, ssize_t n, bool got_data, uint64_t now)
+{
+	int err = n < 0 ? errno : 0;
+
+	if (c->kind == CHANNEL_SERIAL) {
+		if (err == ENODEV) {
+			log_info("serial %s: port removed", c->peer);
+			client_fail(c, LOG_INFO, "port removed");
+		} else if (!got_data) {
+			/* read() == 0: no data and (perhaps stale) no host */
+			serial_host_gone(c, now);
+		}
+		return;
+	}
+	if (err) {
+		client_fail(c, LOG_INFO, "read: %s", strerror(err));
+		return;
+	}
+	/* FIN: answer what was asked, then close (client_flush) */
+	c->eof = true;
+	client_flush(c);
+}
+
+/*
+ * Read and handle requests while the line budget lasts.  A socket is read
+ * once per wakeup (level-triggered); the serial port until EAGAIN (edges).
+ */
+static void client_input(struct client *c, uint64_t now)
+{
+	bool did_read = false;
+
+	while (!c->dead && !c->eof) {
+		enum proto_result r;
+		unsigned int budget, lines;
+		size_t used, before;
+		struct view v;
+		ssize_t n;
+
+		if (c->in_off < c->in_len || proto_pending(&c->proto)) {
+			budget = client_budget(c, now);
+			if (!budget) {
+				client_throttle(c, now);
+				return;
+			}
+			before = sb_len(&c->out);
+			c->ch->get_view(c->ch->arg, &v);
+			r = proto_feed_limited(&c->proto, c->in + c->in_off, c->in_len - c->in_off,
+					       budget, &v, &c->out, now, &used, &lines);
+			c->in_off += used;
+			client_spend(c, lines);
+			if (lines)
+				c->last_line_ms = now;
+			if (!client_queued(c, before))
+				return;
+			if (r == PROTO_CLOSE) {
+				client_flush(c);	/* best effort: the error line */
+				client_fail(c, LOG_NOTICE, "hung up: bad or oversized requests");
+				return;
+			}
+			continue;
+		}
+		c->in_off = c->in_len = 0;
+		if (did_read && c->kind != CHANNEL_SERIAL)
+			return;
+		if (!client_budget(c, now)) {
+			client_throttle(c, now);
+			return;
+		}
+		n = read(c->src.fd, c->in, sizeof(c->in));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			client_read_end(c, n, did_read, now);
+			return;
+		}
+		did_read = true;
+		/* data: a host is there (a new one forgets what the old one left) */
+		if (c->kind == CHANNEL_SERIAL)
+			serial_host_back(c, now);
+		c->in_off = 0;
+		c->in_len = (size_t)n;
+	}
+}
+
+static const char *socket_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err)
+		return "hung up";
+	return strerror(err);
+}
+
 static void client_event(struct source *src, uint32_t events)
 {
 	struct client *c = container_of(src, struct client, src);
-	struct strbuf reply;
-	struct view v;
-	char buf[4096];
+	uint64_t now;
 
+	if (c->closed)
+		return;		/* closed earlier in this epoll batch */
+	now = c->ch->now_ms();
 	if (c->kind == CHANNEL_SERIAL && !(events & (EPOLLHUP | EPOLLERR)))
-		serial_host_back(c, mono_now_ms());	/* an event without HUP: host there */
-	if (events & EPOLLOUT && !client_flush(c))
-		return;
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-
-	sb_init(&reply, CLIENT_OUT_MAX);
-	for (bool got_data = false;; got_data = true) {
-		ssize_t n = read(c->src.fd, buf, sizeof(buf));
-		enum proto_result r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			sb_free(&reply);
-			if (c->kind != CHANNEL_SERIAL) {
-				client_close(c);
-			} else if (n < 0 && errno == ENODEV) {
-				log_info("serial %s: port removed", c->peer);
-				client_close(c);
-			} else if (!got_data) {
-				/* read() == 0: no data and (perhaps stale) no host */
-				serial_host_gone(c, mono_now_ms());
-			} else {
-				client_flush(c);
-			}
-			return;
-		}
-		if (c->kind == CHANNEL_SERIAL)
-			serial_host_back(c, mono_now_ms());	/* data: a host is there */
-		c->ch->get_view(c->ch->arg, &v);
-		r = proto_feed(&c->proto, buf, (size_t)n, &v, &reply, mono_now_ms());
-		if (reply.len) {
-			if (!client_queue(c, reply.buf, reply.len)) {
-				sb_free(&reply);
-				return;
-			}
-			sb_reset(&reply);
-		}
-		if (r == PROTO_CLOSE) {
-			sb_free(&reply);
-			log_info("%s %s: hanging up (bad or oversized requests)", kind_names[c->kind], c->peer);
-			client_flush(c);	/* best effort: the error line */
-			if (c->kind != CHANNEL_SERIAL)
-				client_close(c);
-			return;
-		}
-		/* level-triggered sockets: one read per wakeup is enough */
-		if (c->kind != CHANNEL_SERIAL)
-			break;
+		serial_host_back(c, now);	/* an event without HUP: host there */
+	if (events & EPOLLOUT)
+		client_flush(c);
+	if (!c->dead && events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (!c->resume_ms && !c->eof)
+			client_input(c, now);
+		else if (c->kind != CHANNEL_SERIAL && events & (EPOLLHUP | EPOLLERR))
+			client_fail(c, LOG_INFO, "%s", socket_error(c->src.fd));
 	}
-	sb_free(&reply);
-	client_flush(c);
+	if (!c->dead)
+		client_flush(c);
+	client_settle(c);
 }
 
 void channels_broadcast(struct channels *ch, const struct strbuf *line, bool sample)
 {
 	struct client *c, *next;
 
-	if (ch->serial && proto_wants_event(&ch->serial->proto, sample) &&
-	    client_queue(ch->serial, line->buf, line->len))
-		client_flush(ch->serial);
+	c = ch->serial;
+	if (c && proto_wants_event(&c->proto, sample) && client_queue(c, sb_data(line), sb_len(line)))
+		client_flush(c);
 	for (c = ch->clients; c; c = next) {
 		next = c->next;
-		if (proto_wants_event(&c->proto, sample) && client_queue(c, line->buf, line->len))
+		if (proto_wants_event(&c->proto, sample) &&
+		    client_queue(c, sb_data(line), sb_len(line)))
 			client_flush(c);
+		client_settle(c);
 	}
+}
+
+/* ---- deadlines: started lines, idle connections, paused input ------------ */
+
+/*
+ * Idle: no line (a request or an empty keep-alive) for idle_timeout, unless
+ * the connection subscribed and keeps up with its events (nothing queued).
+ * A subscriber's queued output that has not drained for idle_timeout while
+ * it sent nothing makes it idle too.
+ */
+static uint64_t client_idle_deadline(const struct client *c)
+{
+	uint64_t idle = c->ch->pol.idle_timeout_ms, since = c->last_line_ms;
+
+	if (!idle || c->kind == CHANNEL_SERIAL)
+		return 0;
+	if (proto_wants_event(&c->proto, false)) {
+		if (!sb_len(&c->out))
+			return 0;
+		if (c->out_since_ms > since)
+			since = c->out_since_ms;
+	}
+	return since + idle;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a || (b && b < a) ? b : a;
+}
+
+static uint64_t client_deadline(const struct client *c)
+{
+	uint64_t d = proto_deadline(&c->proto, c->ch->pol.request_timeout_ms);
+
+	d = earliest(d, c->resume_ms);
+	return earliest(d, client_idle_deadline(c));
 }
 
 uint64_t channels_next_deadline(const struct channels *ch)
 {
-	uint64_t best = 0, d;
+	uint64_t best = 0;
 
-	if (ch->serial) {
-		d = proto_deadline(&ch->serial->proto, ch->timeout_ms);
-		if (d && (!best || d < best))
-			best = d;
-	}
-	for (const struct client *c = ch->clients; c; c = c->next) {
-		d = proto_deadline(&c->proto, ch->timeout_ms);
-		if (d && (!best || d < best))
-			best = d;
-	}
+	if (ch->serial)
+		best = client_deadline(ch->serial);
+	for (const struct client *c = ch->clients; c; c = c->next)
+		best = earliest(best, client_deadline(c));
+	for (int k = 0; k < CHANNEL_KINDS; k++)
+		if (ch->loglim[k].suppressed)
+			best = earliest(best, ch->loglim[k].start_ms + CONN_LOG_WINDOW_MS);
 	return best;
 }
 
-static void client_expire(struct client *c, uint64_t now_ms)
+static void client_expire(struct client *c, uint64_t now)
 {
-	uint64_t d = proto_deadline(&c->proto, c->ch->timeout_ms);
-	struct strbuf reply;
+	uint64_t d = proto_deadline(&c->proto, c->ch->pol.request_timeout_ms);
 
-	if (!d || d > now_ms)
-		return;
-	log_info("%s %s: request timed out", kind_names[c->kind], c->peer);
-	sb_init(&reply, 0);
-	if (proto_timeout(&c->proto, &reply) == PROTO_CLOSE) {
-		if (client_queue(c, reply.buf, reply.len)) {
+	if (d && d <= now) {
+		size_t before = sb_len(&c->out);
+		enum proto_result r = proto_timeout(&c->proto, &c->out);
+
+		if (client_queued(c, before)) {
 			client_flush(c);
-			client_close(c);
+			if (r == PROTO_CLOSE)
+				client_fail(c, LOG_NOTICE, "request timed out (no complete line)");
+			else
+				log_info("%s %s: request timed out", kind_names[c->kind], c->peer);
 		}
-	} else if (client_queue(c, reply.buf, reply.len)) {
-		client_flush(c);
 	}
-	sb_free(&reply);
+	if (!c->dead && c->resume_ms && c->resume_ms <= now) {
+		c->resume_ms = 0;
+		client_input(c, now);
+		if (!c->dead)
+			client_flush(c);
+	}
+	d = client_idle_deadline(c);
+	if (!c->dead && d && d <= now)
+		client_fail(c, LOG_NOTICE, "idle for %u s%s", c->ch->pol.idle_timeout_ms / 1000,
+			    sb_len(&c->out) ? ", not reading" : "");
+	client_settle(c);
 }
 
 void channels_expire(struct channels *ch, uint64_t now_ms)
@@ -308,69 +580,171 @@ void channels_expire(struct channels *ch, uint64_t now_ms)
 		next = c->next;
 		client_expire(c, now_ms);
 	}
+	for (int k = 0; k < CHANNEL_KINDS; k++)
+		if (ch->loglim[k].suppressed && now_ms - ch->loglim[k].start_ms >= CONN_LOG_WINDOW_MS)
+			conn_log_roll(ch, (enum channel_kind)k, now_ms);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static bool client_allowed(const struct channels *ch, const struct client *c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+
+	if (c->kind == CHANNEL_TCP)
+		return acl_allows_ip(&ch->pol.tcp_allow, sa) || sa->sa_family == AF_UNSPEC;
+	if (c->kind == CHANNEL_VSOCK && sa->sa_family == AF_VSOCK)
+		return acl_allows_cid(&ch->pol.vsock_allow,
+				      ((const struct sockaddr_vm *)(const void *)sa)->svm_cid);
+	return true;
+}
+
+void channels_configure(struct channels *ch, const struct channel_policy *pol)
+{
+	struct client *c, *next;
+
+	ch->pol = *pol;
+	if (!ch->pol.request_rate)
+		ch->pol.request_rate = 1;
+	if (ch->serial)
+		client_budget(ch->serial, ch->now_ms());
+	for (c = ch->clients; c; c = next) {
+		next = c->next;
+		client_budget(c, ch->now_ms());		/* clamps to the new burst */
+		if (!client_allowed(ch, c))
+			client_fail(c, LOG_NOTICE, "no longer in %s_allow", kind_names[c->kind]);
+		client_settle(c);
+	}
+}
+
+void channels_close_kind(struct channels *ch, enum channel_kind kind, const char *why)
+{
+	struct client *c, *next;
+
+	for (c = ch->clients; c; c = next) {
+		next = c->next;
+		if (c->kind != kind)
+			continue;
+		client_fail(c, LOG_INFO, "%s", why);
+		client_settle(c);
+	}
 }
 
 /* ---- listeners ---------------------------------------------------------- */
 
-static void accept_client(struct channels *ch, struct source *src, enum channel_kind kind)
+struct client *channels_adopt(struct channels *ch, int fd, enum channel_kind kind,
+			      const char *peer, const struct sockaddr *sa, socklen_t salen)
 {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-		struct sockaddr_vm vm;
-	} peer;
-	socklen_t plen = sizeof(peer);
-	char name[80], host[INET6_ADDRSTRLEN];
-	struct client *c;
-	int fd;
+	struct client *c = client_new(ch, fd, kind, peer);
 
-	fd = accept4(src->fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("%s: accept: %s", kind_names[kind], strerror(errno));
-		return;
-	}
-	if (peer.sa.sa_family == AF_INET)
-		snprintf(name, sizeof(name), "%s:%u",
-			 inet_ntop(AF_INET, &peer.in.sin_addr, host, sizeof(host)) ? host : "?",
-			 ntohs(peer.in.sin_port));
-	else if (peer.sa.sa_family == AF_INET6)
-		snprintf(name, sizeof(name), "[%s]:%u",
-			 inet_ntop(AF_INET6, &peer.in6.sin6_addr, host, sizeof(host)) ? host : "?",
-			 ntohs(peer.in6.sin6_port));
-	else if (peer.sa.sa_family == AF_VSOCK)
-		snprintf(name, sizeof(name), "cid %u port %u", peer.vm.svm_cid, peer.vm.svm_port);
-	else
-		snprintf(name, sizeof(name), "?");
-	if (ch->nclients >= ch->max_clients) {
-		log_warn("%s %s: refused, %u clients already", kind_names[kind], name,
-			 ch->nclients);
-		close(fd);
-		return;
-	}
-	c = client_new(ch, fd, kind, name);
-	if (!c) {
-		log_warn("%s %s: %s", kind_names[kind], name, strerror(errno));
-		close(fd);
-		return;
-	}
+	if (!c)
+		return NULL;
+	if (sa && salen <= sizeof(c->addr))
+		memcpy(&c->addr, sa, salen);
 	c->next = ch->clients;
 	ch->clients = c;
-	ch->nclients++;
-	log_info("%s %s: connected", kind_names[kind], name);
+	ch->nclients[kind]++;
+	return c;
+}
+
+static void peer_name(const struct sockaddr *sa, char *name, size_t len)
+{
+	const struct sockaddr_in *in = (const void *)sa;
+	const struct sockaddr_in6 *in6 = (const void *)sa;
+	const struct sockaddr_vm *vm = (const void *)sa;
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET)
+		snprintf(name, len, "%s:%u",
+			 inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)) ? host : "?",
+			 ntohs(in->sin_port));
+	else if (sa->sa_family == AF_INET6)
+		snprintf(name, len, "[%s]:%u",
+			 inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)) ? host : "?",
+			 ntohs(in6->sin6_port));
+	else if (sa->sa_family == AF_VSOCK)
+		snprintf(name, len, "cid %u port %u", vm->svm_cid, vm->svm_port);
+	else
+		snprintf(name, len, "?");
+}
+
+/* One connection off the listen queue: false when the queue is empty. */
+static bool accept_client(struct channels *ch, struct source *src, enum channel_kind kind)
+{
+	struct sockaddr_storage peer;
+	struct sockaddr *sa = (struct sockaddr *)&peer;
+	socklen_t plen = sizeof(peer);
+	char name[80];
+	struct client *c;
+	bool allowed;
+	int fd;
+
+	memset(&peer, 0, sizeof(peer));
+	fd = accept4(src->fd, sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EINTR || errno == ECONNABORTED)
+			return true;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_warn("%s: accept: %s", kind_names[kind], strerror(errno));
+		return false;
+	}
+	peer_name(sa, name, sizeof(name));
+	if (kind == CHANNEL_VSOCK)
+		allowed = sa->sa_family == AF_VSOCK &&
+			  acl_allows_cid(&ch->pol.vsock_allow, ((struct sockaddr_vm *)sa)->svm_cid);
+	else
+		allowed = acl_allows_ip(&ch->pol.tcp_allow, sa);
+	if (!allowed) {
+		conn_log(ch, kind, LOG_WARNING, "%s %s: refused, not in %s_allow", kind_names[kind],
+			 name, kind_names[kind]);
+		close(fd);
+		return true;
+	}
+	if (ch->nclients[kind] >= ch->pol.max_clients) {
+		conn_log(ch, kind, LOG_WARNING, "%s %s: refused, %u %s clients already",
+			 kind_names[kind], name, ch->nclients[kind], kind_names[kind]);
+		close(fd);
+		return true;
+	}
+	if (kind == CHANNEL_TCP) {
+		/*
+		 * Fixed socket buffers: autotuning would let a peer that does
+		 * not read park megabytes of our output in the kernel, out of
+		 * sight of CLIENT_OUT_MAX (vsock's buffers are bounded already).
+		 */
+		int sz = CLIENT_SOCKBUF;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
+	c = channels_adopt(ch, fd, kind, name, sa, plen);
+	if (!c) {
+		conn_log(ch, kind, LOG_WARNING, "%s %s: %s", kind_names[kind], name, strerror(errno));
+		close(fd);
+		return true;
+	}
+	conn_log(ch, kind, LOG_INFO, "%s %s: connected", kind_names[kind], name);
+	return true;
+}
+
+static void listener_event(struct channels *ch, struct source *src, enum channel_kind kind)
+{
+	/* a listener closed on reload earlier in this batch has fd -1 */
+	for (int i = 0; i < ACCEPT_BATCH && src->fd >= 0; i++)
+		if (!accept_client(ch, src, kind))
+			break;
 }
 
 static void tcp_listener_event(struct source *src, uint32_t events)
 {
 	(void)events;
-	accept_client(container_of(src, struct channels, tcp), src, CHANNEL_TCP);
+	listener_event(container_of(src, struct channels, tcp), src, CHANNEL_TCP);
 }
 
 static void vsock_listener_event(struct source *src, uint32_t events)
 {
 	(void)events;
-	accept_client(container_of(src, struct channels, vsock), src, CHANNEL_VSOCK);
+	listener_event(container_of(src, struct channels, vsock), src, CHANNEL_VSOCK);
 }
 
 static int listen_on(struct channels *ch, struct source *src, int family,
@@ -452,9 +826,9 @@ int channels_serial_open(struct channels *ch, const char *devnode)
 		return -errno;
 	c = client_new(ch, fd, CHANNEL_SERIAL, devnode);
 	if (!c) {
-		err = -errno;
+		err = errno ? -errno : -ENOMEM;
 		close(fd);
-		return err ? err : -ENOMEM;
+		return err;
 	}
 	ch->serial = c;
 	snprintf(ch->serial_node, sizeof(ch->serial_node), "%s", devnode);
@@ -463,16 +837,21 @@ int channels_serial_open(struct channels *ch, const char *devnode)
 
 void channels_serial_close(struct channels *ch)
 {
-	if (ch->serial)
-		client_close(ch->serial);
+	if (ch->serial) {
+		client_fail(ch->serial, LOG_INFO, "port closed");
+		client_settle(ch->serial);
+	}
 	ch->serial_node[0] = '\0';
 }
 
 void channels_close_all(struct channels *ch)
 {
-	while (ch->clients)
-		client_close(ch->clients);
+	while (ch->clients) {
+		client_fail(ch->clients, LOG_INFO, "shutting down");
+		client_settle(ch->clients);
+	}
 	channels_serial_close(ch);
 	channels_stop_tcp(ch);
 	channels_stop_vsock(ch);
+	channels_reap(ch);
 }

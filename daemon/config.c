@@ -23,6 +23,9 @@ void config_defaults(struct config *c)
 	snprintf(c->tcp_addr, sizeof(c->tcp_addr), "0.0.0.0");
 	c->max_clients = 16;
 	c->request_timeout_s = 10;
+	c->idle_timeout_s = CONFIG_IDLE_TIMEOUT_S;
+	c->request_rate = CONFIG_REQUEST_RATE;
+	c->vsock_allow = (struct cid_acl){ .n = 1, .cid = { ACL_CID_HOST } };
 	policy_defaults(&c->policy);
 }
 
@@ -109,7 +112,11 @@ int psi_trigger_format(const struct psi_trigger *t, char *buf, size_t len)
 			t->window_us);
 }
 
-/* "[ADDR:]PORT" or "[V6ADDR]:PORT" or off. */
+/*
+ * "ADDR:PORT" or "[V6ADDR]:PORT" or off.  A bare port is refused (1): it
+ * used to mean every interface, which exposes the guest's statistics to
+ * whoever can reach it; the address is now always written out.
+ */
 static int parse_tcp(const char *v, struct config *c)
 {
 	const char *colon = strrchr(v, ':');
@@ -124,12 +131,8 @@ static int parse_tcp(const char *v, struct config *c)
 		snprintf(c->tcp_addr, sizeof(c->tcp_addr), "0.0.0.0");
 		return 0;
 	}
-	if (!colon) {
-		if (parse_uint(v, 1, 65535, &port))
-			return -EINVAL;
-		c->tcp_port = (unsigned int)port;
-		return 0;
-	}
+	if (!colon)
+		return parse_uint(v, 1, 65535, &port) ? -EINVAL : 1;
 	if (parse_uint(colon + 1, 1, 65535, &port))
 		return -EINVAL;
 	if ((size_t)(colon - v) >= sizeof(addr) || colon == v)
@@ -221,8 +224,14 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 			snprintf(c->serial_port, sizeof(c->serial_port), "%s", value);
 		}
 	} else if (!strcmp(key, "tcp")) {
-		if (parse_tcp(value, c))
-			return fail(err, errlen, "tcp: expected [ADDRESS:]PORT or off");
+		int rc = parse_tcp(value, c);
+
+		if (rc > 0)
+			return fail(err, errlen, "tcp: a bare port is refused, name the address to "
+				    "listen on: 0.0.0.0:%s (every IPv4 interface), [::]:%s, or the "
+				    "guest's own address", value, value);
+		if (rc)
+			return fail(err, errlen, "tcp: expected ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off");
 	} else if (!strcmp(key, "vsock")) {
 		if (is_off(value))
 			c->vsock_port = 0;
@@ -238,6 +247,25 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		if (parse_uint(value, 1, 3600, &x))
 			return fail(err, errlen, "request_timeout: expected 1..3600 seconds");
 		c->request_timeout_s = (unsigned int)x;
+	} else if (!strcmp(key, "idle_timeout")) {
+		if (is_off(value))
+			c->idle_timeout_s = 0;
+		else if (parse_uint(value, 1, 86400, &x))
+			return fail(err, errlen, "idle_timeout: expected 0..86400 seconds (0: off)");
+		else
+			c->idle_timeout_s = (unsigned int)x;
+	} else if (!strcmp(key, "request_rate")) {
+		if (parse_uint(value, 1, 1000, &x))
+			return fail(err, errlen, "request_rate: expected 1..1000 requests per second");
+		c->request_rate = (unsigned int)x;
+	} else if (!strcmp(key, "tcp_allow")) {
+		if (acl_parse_ip(value, &c->tcp_allow))
+			return fail(err, errlen, "tcp_allow: expected any, or up to %d of "
+				    "ADDRESS[/BITS] (IPv4 or IPv6)", ACL_MAX);
+	} else if (!strcmp(key, "vsock_allow")) {
+		if (acl_parse_cid(value, &c->vsock_allow))
+			return fail(err, errlen, "vsock_allow: expected any, or up to %d CIDs "
+				    "(2 is the host)", ACL_MAX);
 	} else if (!strcmp(key, "release_on_pressure")) {
 		if (parse_bool(value, &c->policy.release_enabled))
 			return fail(err, errlen, "release_on_pressure: expected yes or no");
@@ -365,7 +393,7 @@ static const char *level_name(int level)
 void config_write(const struct config *c, FILE *f)
 {
 	const struct policy_config *p = &c->policy;
-	char trig[64];
+	char trig[64], acl[ACL_MAX * 48];
 
 	psi_trigger_format(&c->trigger, trig, sizeof(trig));
 	fprintf(f, "log_level = %s\n", level_name(c->log_level));
@@ -384,6 +412,12 @@ void config_write(const struct config *c, FILE *f)
 		fprintf(f, "vsock = off\n");
 	fprintf(f, "max_clients = %u\n", c->max_clients);
 	fprintf(f, "request_timeout = %u\n", c->request_timeout_s);
+	fprintf(f, "idle_timeout = %u\n", c->idle_timeout_s);
+	fprintf(f, "request_rate = %u\n", c->request_rate);
+	acl_format_ip(&c->tcp_allow, acl, sizeof(acl));
+	fprintf(f, "tcp_allow = %s\n", acl);
+	acl_format_cid(&c->vsock_allow, acl, sizeof(acl));
+	fprintf(f, "vsock_allow = %s\n", acl);
 	fprintf(f, "release_on_pressure = %s\n", p->release_enabled ? "yes" : "no");
 	fprintf(f, "release_full_avg10 = %.2f\n", p->release_full_avg10);
 	fprintf(f, "release_hold = %u\n", p->release_hold_s);

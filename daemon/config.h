@@ -9,10 +9,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "acl.h"
 #include "policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/memballoon/memballoond.conf"
 #define CONFIG_MOM_PORT 2187
+#define CONFIG_IDLE_TIMEOUT_S 60
+#define CONFIG_REQUEST_RATE 20
 
 struct psi_trigger {
 	bool enabled;
@@ -29,8 +32,12 @@ struct config {
 	char tcp_addr[64];		/* IPv4/IPv6 literal to bind */
 	unsigned int tcp_port;		/* 0: off */
 	unsigned int vsock_port;	/* 0: off */
-	unsigned int max_clients;
+	unsigned int max_clients;	/* per channel: TCP and vsock each */
 	unsigned int request_timeout_s;	/* a partial request line may wait this long */
+	unsigned int idle_timeout_s;	/* no line and no reading for this long: closed; 0: off */
+	unsigned int request_rate;	/* lines per second per connection, burst as many */
+	struct ip_acl tcp_allow;	/* peers TCP accepts; empty: any */
+	struct cid_acl vsock_allow;	/* peers vsock accepts */
 	struct policy_config policy;
 };
 

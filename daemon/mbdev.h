@@ -27,6 +27,7 @@ struct mb_dev {
 	uint64_t stats_requests;
 	uint64_t migrated;
 	uint32_t event;			/* enum memballoon_event, DEV_NTF only */
+	uint32_t release_pages;		/* DEV_RELEASE reply: accepted; RELEASED: released */
 	uint64_t have;			/* bit (1 << MEMBALLOON_A_DEV_x) per attribute present */
 };
 

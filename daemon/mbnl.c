@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,9 @@
 
 #include "linux/memballoon.h"
 #include "mbnl.h"
+#include "sample.h"
 
 #define MBNL_EVENT_RCVBUF (1 << 20)
-#define MBNL_REQUEST_TIMEOUT_S 5
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -142,6 +143,8 @@ int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev)
 		dev->actual_pages = nla_get_u32(tb[MEMBALLOON_A_DEV_ACTUAL_PAGES]);
 	if (tb[MEMBALLOON_A_DEV_EVENT])
 		dev->event = nla_get_u32(tb[MEMBALLOON_A_DEV_EVENT]);
+	if (tb[MEMBALLOON_A_DEV_RELEASE_PAGES])
+		dev->release_pages = nla_get_u32(tb[MEMBALLOON_A_DEV_RELEASE_PAGES]);
 	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
 		if (tb[u64s[i].attr])
 			*(uint64_t *)((char *)dev + u64s[i].off) = nla_get_u64(tb[u64s[i].attr]);
@@ -173,23 +176,37 @@ static int nle_to_errno(int nle)
 	}
 }
 
-int mbnl_open(struct mbnl *nl, bool events)
+/* The request socket: non-blocking (request() waits in poll), errors with the kernel's reason. */
+static int cmd_socket_open(struct mbnl *nl)
 {
-	struct timeval tv = { .tv_sec = MBNL_REQUEST_TIMEOUT_S };
 	int one = 1, rc;
 
-	memset(nl, 0, sizeof(*nl));
 	nl->cmd = nl_socket_alloc();
 	if (!nl->cmd)
-		return -ENOMEM;
+		return -NLE_NOMEM;
 	rc = genl_connect(nl->cmd);
-	if (rc < 0)
-		goto fail;
-	/* a request that never gets an answer must not hang the daemon */
-	setsockopt(nl_socket_get_fd(nl->cmd), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (rc >= 0)
+		rc = nl_socket_set_nonblocking(nl->cmd);
+	if (rc < 0) {
+		nl_socket_free(nl->cmd);
+		nl->cmd = NULL;
+		return rc;
+	}
 	/* errors carry the kernel's reason; do not echo our request back */
 	setsockopt(nl_socket_get_fd(nl->cmd), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(nl_socket_get_fd(nl->cmd), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	return 0;
+}
+
+int mbnl_open(struct mbnl *nl, bool events)
+{
+	int rc;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->timeout_ms = MBNL_REQUEST_TIMEOUT_MS;
+	rc = cmd_socket_open(nl);
+	if (rc < 0)
+		goto fail;
 	if (!events)
 		return 0;
 
@@ -207,10 +224,11 @@ int mbnl_open(struct mbnl *nl, bool events)
 		goto fail;
 	nl_socket_set_buffer_size(nl->ev, MBNL_EVENT_RCVBUF, 0);
 	/* nlctrl announces families coming and going */
-	rc = genl_ctrl_resolve_grp(nl->cmd, "nlctrl", "notify");
-	if (rc < 0)
-		goto fail;
-	nl->ctrl_grp = rc;
+	rc = mbnl_lookup(nl, "nlctrl", "notify", &(int){ 0 }, &nl->ctrl_grp);
+	if (rc) {
+		mbnl_close(nl);
+		return rc;
+	}
 	rc = nl_socket_add_membership(nl->ev, nl->ctrl_grp);
 	if (rc < 0)
 		goto fail;
@@ -245,20 +263,19 @@ void mbnl_forget(struct mbnl *nl)
 
 int mbnl_resolve(struct mbnl *nl)
 {
-	int fam, grp, rc;
+	int fam, grp = 0, rc;
 
-	fam = genl_ctrl_resolve(nl->cmd, MEMBALLOON_FAMILY_NAME);
-	if (fam < 0) {
-		mbnl_forget(nl);
-		return fam == -NLE_OBJ_NOTFOUND ? -ENOENT : nle_to_errno(fam);
+	rc = mbnl_lookup(nl, MEMBALLOON_FAMILY_NAME, nl->ev ? MEMBALLOON_MCGRP_EVENTS : NULL,
+			 &fam, &grp);
+	if (rc) {
+		if (rc == -ENOENT)
+			mbnl_forget(nl);
+		return rc;
 	}
 	if (!nl->ev) {
 		nl->family = fam;
 		return 0;
 	}
-	grp = genl_ctrl_resolve_grp(nl->cmd, MEMBALLOON_FAMILY_NAME, MEMBALLOON_MCGRP_EVENTS);
-	if (grp < 0)
-		return grp == -NLE_OBJ_NOTFOUND ? -ENOENT : nle_to_errno(grp);
 	if (nl->events_grp && nl->events_grp != grp)
 		nl_socket_drop_membership(nl->ev, nl->events_grp);
 	rc = nl_socket_add_membership(nl->ev, grp);
@@ -346,10 +363,14 @@ int mbnl_receive(struct mbnl *nl)
 
 struct request {
 	struct mbnl *nl;
+	/* replies: a handler of our own, else device states */
+	int (*parse)(struct nlmsghdr *nlh, struct request *r);
 	struct mb_dev *devs;	/* dump: growing array */
 	size_t ndevs, cap;
 	struct mb_dev *one;	/* single reply wanted here */
 	bool got_one;
+	const char *group;	/* lookup: the multicast group wanted */
+	int id, grp;		/* lookup: what the kernel said */
 	bool done;
 	int err;
 };
@@ -359,6 +380,8 @@ static int req_valid(struct nl_msg *m, void *arg)
 	struct request *r = arg;
 	struct mb_dev dev;
 
+	if (r->parse)
+		return r->parse(nlmsg_hdr(m), r);
 	if (mbnl_parse_dev(nlmsg_hdr(m), &dev) < 0)
 		return NL_SKIP;
 	if (r->one) {
@@ -428,13 +451,51 @@ static int req_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 	return NL_STOP;
 }
 
+/* A request that timed out: its reply may still come; a new socket never sees it. */
+static void cmd_socket_replace(struct mbnl *nl)
+{
+	if (nl->cmd)
+		nl_socket_free(nl->cmd);
+	nl->cmd = NULL;
+	nl->timeouts++;
+	cmd_socket_open(nl);	/* on failure the next request tries again */
+}
+
+/* Wait for the socket until deadline: 1 readable, 0 timed out. */
+static int wait_readable(int fd, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = mono_now_ms();
+		int n;
+
+		if (now >= deadline)
+			return 0;
+		n = poll(&p, 1, (int)(deadline - now));
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return 1;	/* let recv report it */
+	}
+}
+
+/*
+ * Send m and handle the replies until the ACK, NLMSG_DONE or an error, all
+ * within nl->timeout_ms.
+ */
 static int request(struct mbnl *nl, struct nl_msg *m, struct request *r)
 {
+	uint64_t deadline = mono_now_ms() + nl->timeout_ms;
+	bool timed_out = false;
 	struct nl_cb *cb;
 	int rc;
 
 	if (!m)
 		return -ENOMEM;
+	if (!nl->cmd && cmd_socket_open(nl) < 0) {
+		nlmsg_free(m);
+		return -ENOTCONN;
+	}
 	cb = nl_cb_alloc(NL_CB_DEFAULT);
 	if (!cb) {
 		nlmsg_free(m);
@@ -447,9 +508,21 @@ static int request(struct mbnl *nl, struct nl_msg *m, struct request *r)
 	nl->errmsg[0] = '\0';
 	rc = nl_send_auto(nl->cmd, m);
 	nlmsg_free(m);
-	while (rc >= 0 && !r->done)
+	while (rc >= 0 && !r->done) {
+		if (!wait_readable(nl_socket_get_fd(nl->cmd), deadline)) {
+			timed_out = true;
+			break;
+		}
 		rc = nl_recvmsgs(nl->cmd, cb);
+		if (rc == -NLE_AGAIN)
+			rc = 0;		/* woken without a whole reply: wait again */
+	}
 	nl_cb_put(cb);
+	if (timed_out) {
+		cmd_socket_replace(nl);
+		nl->err = -ETIMEDOUT;
+		return -ETIMEDOUT;
+	}
 	nl->err = r->err;
 	if (r->err)
 		return r->err;
@@ -457,6 +530,51 @@ static int request(struct mbnl *nl, struct nl_msg *m, struct request *r)
 		/* a stale family id after a reload reads as "no such family" */
 		return nle_to_errno(rc);
 	}
+	return 0;
+}
+
+static int lookup_parse(struct nlmsghdr *nlh, struct request *r)
+{
+	struct nlattr *tb[CTRL_ATTR_MAX + 1], *g;
+	int rem;
+
+	if (genlmsg_parse(nlh, 0, tb, CTRL_ATTR_MAX, NULL) < 0 || !tb[CTRL_ATTR_FAMILY_ID])
+		return NL_SKIP;
+	r->id = nla_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+	if (!r->group || !tb[CTRL_ATTR_MCAST_GROUPS])
+		return NL_OK;
+	nla_for_each_nested(g, tb[CTRL_ATTR_MCAST_GROUPS], rem) {
+		struct nlattr *gb[CTRL_ATTR_MCAST_GRP_MAX + 1];
+
+		if (nla_parse_nested(gb, CTRL_ATTR_MCAST_GRP_MAX, g, NULL) < 0 ||
+		    !gb[CTRL_ATTR_MCAST_GRP_NAME] || !gb[CTRL_ATTR_MCAST_GRP_ID])
+			continue;
+		if (!nla_strcmp(gb[CTRL_ATTR_MCAST_GRP_NAME], r->group))
+			r->grp = (int)nla_get_u32(gb[CTRL_ATTR_MCAST_GRP_ID]);
+	}
+	return NL_OK;
+}
+
+int mbnl_lookup(struct mbnl *nl, const char *family, const char *group, int *id, int *grp)
+{
+	struct request r = { .nl = nl, .parse = lookup_parse, .group = group };
+	struct nl_msg *m = nlmsg_alloc();
+	int rc;
+
+	if (m && (!genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, GENL_ID_CTRL, 0, NLM_F_ACK,
+			       CTRL_CMD_GETFAMILY, 1) ||
+		  nla_put_string(m, CTRL_ATTR_FAMILY_NAME, family) < 0)) {
+		nlmsg_free(m);
+		m = NULL;
+	}
+	rc = request(nl, m, &r);
+	if (rc)
+		return rc;
+	if (!r.id || (group && !r.grp))
+		return -ENOENT;
+	*id = r.id;
+	if (grp)
+		*grp = r.grp;
 	return 0;
 }
 
@@ -497,6 +615,8 @@ static int admin(struct mbnl *nl, struct nl_msg *m, struct mb_dev *reply)
 	struct mb_dev tmp;
 	struct request r = { .nl = nl, .one = reply ? reply : &tmp };
 
+	/* no stale state on any path: a bare ACK leaves have == 0 */
+	memset(r.one, 0, sizeof(*r.one));
 	if (!nl->family) {
 		nlmsg_free(m);
 		return -ENOENT;

@@ -5,11 +5,15 @@
  * without a kernel), and a connection that survives the family going away
  * and coming back (module unload/reload).
  *
- * Two sockets, as wpa_supplicant does: a blocking one for requests (dumps,
- * admin commands) with sequence checks, and a non-blocking one for
- * notifications (our "events" group and nlctrl's "notify" group, which
- * announces the family's registration and removal) with sequence checks off
- * and a larger receive buffer.  All functions return 0 or -errno.
+ * Two sockets, as wpa_supplicant does: one for requests (dumps, admin
+ * commands, family lookups) with sequence checks, and one for notifications
+ * (our "events" group and nlctrl's "notify" group, which announces the
+ * family's registration and removal) with sequence checks off and a larger
+ * receive buffer.  Both are non-blocking: a request waits in poll() for at
+ * most MBNL_REQUEST_TIMEOUT_MS in all (the daemon's loop must stay far
+ * inside systemd's watchdog), and after a timeout the request socket is
+ * replaced, so a late reply cannot be taken for the next request's.
+ * All functions return 0 or -errno.
  */
 #ifndef MB_MBNL_H
 #define MB_MBNL_H
@@ -21,6 +25,8 @@
 #include <netlink/msg.h>
 
 #include "mbdev.h"
+
+#define MBNL_REQUEST_TIMEOUT_MS 1000	/* a whole request: send, replies, ACK */
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -54,7 +60,15 @@ struct mbnl {
 	void *notify_arg;
 	int err;		/* errno of the last request's netlink error */
 	char errmsg[128];	/* the kernel's extended-ACK message for it, or "" */
+	unsigned int timeout_ms;	/* per request; MBNL_REQUEST_TIMEOUT_MS from mbnl_open */
+	unsigned int timeouts;	/* requests that timed out (the socket was replaced) */
 };
+
+/* Did the message carry attribute MEMBALLOON_A_DEV_x? */
+static inline bool mbnl_has(const struct mb_dev *d, int attr)
+{
+	return d->have & (1ull << attr);
+}
 
 int mbnl_open(struct mbnl *nl, bool events);
 void mbnl_close(struct mbnl *nl);
@@ -70,8 +84,17 @@ int mbnl_receive(struct mbnl *nl);
 /* All devices (*devs malloc'd, free() it). */
 int mbnl_dump(struct mbnl *nl, struct mb_dev **devs, size_t *ndevs);
 int mbnl_get(struct mbnl *nl, uint32_t dev_id, struct mb_dev *dev);
-/* reply may be NULL; it is left untouched if the kernel sent no state back. */
+/*
+ * Admin commands.  reply may be NULL; it is zeroed first, so reply->have is
+ * 0 when the kernel answered with a bare ACK.  A release the driver carries
+ * out asynchronously answers with MEMBALLOON_A_DEV_RELEASE_PAGES, the pages
+ * it accepted (clamped to the balloon), and multicasts a RELEASED event
+ * with the pages released when it is done; a driver that releases before it
+ * answers sends no RELEASE_PAGES and its RELEASED event came first.
+ */
 int mbnl_set_floor(struct mbnl *nl, uint32_t dev_id, uint64_t floor_pages, struct mb_dev *reply);
 int mbnl_release(struct mbnl *nl, uint32_t dev_id, uint32_t pages, struct mb_dev *reply);
+/* A generic netlink family's id and (group not NULL) its multicast group's: 0 or -ENOENT. */
+int mbnl_lookup(struct mbnl *nl, const char *family, const char *group, int *id, int *grp);
 
 #endif

@@ -21,6 +21,7 @@
 #include "sample.h"
 
 #define VERSION "0.1"
+#define RELEASE_WAIT_S 30	/* release: wait this long for the driver's RELEASED event */
 
 static bool opt_json;
 
@@ -31,10 +32,13 @@ static void usage(FILE *f)
 		"  status [DEV]          balloon devices: target, actual, floor, features, counters\n"
 		"  watch [--interval S]  print driver events as they happen, state every S s (default 5)\n"
 		"  set-floor DEV MIB     never inflate DEV's guest below MIB MiB (0: no floor)\n"
-		"  release DEV MIB       give MIB MiB of DEV's balloon back to the guest now\n\n"
+		"  release DEV MIB [--no-wait] [--timeout S]\n"
+		"                        give MIB MiB of DEV's balloon back to the guest now and\n"
+		"                        wait up to S s (default %d) for the driver to finish\n\n"
 		"  -j, --json            JSON output (status: one object; watch: one object per line)\n"
 		"  -h, --help, -V, --version\n\n"
-		"DEV is virtioN or N.  set-floor and release need CAP_NET_ADMIN.  See memballoonctl(8).\n");
+		"DEV is virtioN or N.  set-floor and release need CAP_SYS_ADMIN.  See memballoonctl(8).\n",
+		RELEASE_WAIT_S);
 }
 
 static const char *errmsg(int err)
@@ -42,7 +46,11 @@ static const char *errmsg(int err)
 	switch (err) {
 	case -EPERM:
 	case -EACCES:
-		return "permission denied (needs CAP_NET_ADMIN)";
+		return "permission denied (needs CAP_SYS_ADMIN)";
+	case -EBUSY:
+		return "rate-limited by the driver (too many admin changes; try again later)";
+	case -ETIMEDOUT:
+		return "the driver did not answer in time";
 	case -EOPNOTSUPP:
 		return "not supported (the device did not negotiate DEFLATE_ON_OOM)";
 	case -ENODEV:
@@ -52,8 +60,12 @@ static const char *errmsg(int err)
 	}
 }
 
-/* Open and find the family; prints the error. */
-static int connect_family(struct mbnl *nl, bool events)
+/*
+ * Open (with the events group joined if events) and find the family; prints
+ * the error and closes, except for a family not loaded yet when
+ * wait_for_module.
+ */
+static int connect_family(struct mbnl *nl, bool events, bool wait_for_module)
 {
 	int rc = mbnl_open(nl, events);
 
@@ -62,11 +74,13 @@ static int connect_family(struct mbnl *nl, bool events)
 		return rc;
 	}
 	rc = mbnl_resolve(nl);
-	if (rc == -ENOENT && !events)
+	if (rc == -ENOENT && !wait_for_module)
 		fprintf(stderr, "memballoonctl: memballoon module not loaded "
 			"(no generic netlink family \"%s\")\n", MEMBALLOON_FAMILY_NAME);
 	else if (rc && rc != -ENOENT)
 		fprintf(stderr, "memballoonctl: netlink: %s\n", strerror(-rc));
+	if (rc && !(rc == -ENOENT && wait_for_module))
+		mbnl_close(nl);
 	return rc;
 }
 
@@ -99,6 +113,20 @@ static int parse_mib(const char *s, uint64_t max_mib, uint64_t *mib)
 	if (errno || *end || v > max_mib)
 		return -EINVAL;
 	*mib = v;
+	return 0;
+}
+
+/* An option's seconds, 0 to max; prints the error. */
+static int parse_seconds(const char *s, unsigned long max, const char *what, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *s < '0' || *s > '9' || *out > max) {
+		fprintf(stderr, "memballoonctl: bad %s '%s'\n", what, s);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -194,7 +222,7 @@ static int cmd_status(int argc, char **argv)
 		fprintf(stderr, "memballoonctl: bad device '%s' (virtioN or N)\n", argv[0]);
 		return 2;
 	}
-	if (connect_family(&nl, false))
+	if (connect_family(&nl, false, false))
 		return 1;
 	if (argc == 1) {
 		rc = mbnl_get(&nl, id, &one);
@@ -221,57 +249,221 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_admin(int argc, char **argv, bool release)
+static int admin_error(struct mbnl *nl, const char *cmd, const char *dev, int rc)
 {
-	const char *cmd = release ? "release" : "set-floor";
-	struct mbnl nl;
-	struct mb_dev reply = { 0 };
-	uint64_t mib;
-	uint32_t id;
-	int rc;
+	/* the kernel's own words, except where ours say what to do */
+	if (rc == -EPERM || rc == -EACCES || rc == -ETIMEDOUT || !nl->errmsg[0])
+		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, dev, errmsg(rc));
+	else if (rc == -EBUSY)
+		fprintf(stderr, "memballoonctl: %s %s: rate-limited by the driver: %s\n", cmd, dev,
+			nl->errmsg);
+	else
+		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, dev, nl->errmsg);
+	mbnl_close(nl);
+	return 1;
+}
 
+/* Parse "DEV MIB" of set-floor and release. */
+static int admin_args(int argc, char **argv, bool release, uint32_t *id, uint64_t *mib)
+{
 	if (argc != 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (parse_dev(argv[0], &id)) {
+	if (parse_dev(argv[0], id)) {
 		fprintf(stderr, "memballoonctl: bad device '%s' (virtioN or N)\n", argv[0]);
 		return 2;
 	}
 	if (parse_mib(argv[1], release ? UINT32_MAX / MB_PAGES_PER_MIB :
-			       UINT64_MAX / MB_PAGES_PER_MIB, &mib) ||
-	    (release && mib == 0)) {
+			       UINT64_MAX / MB_PAGES_PER_MIB, mib) ||
+	    (release && *mib == 0)) {
 		fprintf(stderr, "memballoonctl: bad size '%s' (MiB)\n", argv[1]);
 		return 2;
 	}
-	if (connect_family(&nl, false))
+	return 0;
+}
+
+static int cmd_set_floor(int argc, char **argv)
+{
+	struct mbnl nl;
+	struct mb_dev reply;
+	uint64_t mib;
+	uint32_t id;
+	int rc;
+
+	rc = admin_args(argc, argv, false, &id, &mib);
+	if (rc)
+		return rc;
+	if (connect_family(&nl, false, false))
 		return 1;
-	if (release)
-		rc = mbnl_release(&nl, id, (uint32_t)(mib * MB_PAGES_PER_MIB), &reply);
-	else
-		rc = mbnl_set_floor(&nl, id, mib * MB_PAGES_PER_MIB, &reply);
-	if (rc) {
-		/* prefer the kernel's own words, except for the permission case */
-		fprintf(stderr, "memballoonctl: %s %s: %s\n", cmd, argv[0],
-			nl.errmsg[0] && rc != -EPERM ? nl.errmsg : errmsg(rc));
-		mbnl_close(&nl);
-		return 1;
-	}
+	rc = mbnl_set_floor(&nl, id, mib * MB_PAGES_PER_MIB, &reply);
+	if (rc)
+		return admin_error(&nl, "set-floor", argv[0], rc);
 	mbnl_close(&nl);
-	if (opt_json && reply.have) {
+	if (opt_json && reply.have)
 		print_json_devices(&reply, 1);
-	} else if (release) {
-		printf("%s: released %llu MiB", argv[0], (unsigned long long)mib);
+	else if (mib)
+		printf("%s: inflation floor %llu MiB\n", argv[0], (unsigned long long)mib);
+	else
+		printf("%s: inflation floor removed\n", argv[0]);
+	return 0;
+}
+
+struct release_wait {
+	uint32_t id;
+	bool seen;
+	struct mb_dev ev;
+};
+
+static void release_notify(void *arg, enum mbnl_notice what, const struct mb_dev *dev)
+{
+	struct release_wait *w = arg;
+
+	if (what == MBNL_DEVICE_EVENT && !w->seen && dev->id == w->id &&
+	    dev->event == MEMBALLOON_EVENT_RELEASED) {
+		w->seen = true;
+		w->ev = *dev;
+	}
+}
+
+/* The driver's RELEASED event for w->id, within timeout_s: 0, or -ETIMEDOUT. */
+static int release_wait(struct mbnl *nl, struct release_wait *w, unsigned long timeout_s)
+{
+	uint64_t deadline = mono_now_ms() + timeout_s * 1000;
+
+	nl->notify = release_notify;
+	nl->notify_arg = w;
+	while (!w->seen) {
+		struct pollfd p = { .fd = mbnl_event_fd(nl), .events = POLLIN };
+		uint64_t now = mono_now_ms();
+		int rc;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = poll(&p, 1, (int)(deadline - now));
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc > 0) {
+			rc = mbnl_receive(nl);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void print_release_json(const struct mb_dev *dev, const struct mb_dev *accepted,
+			       const struct mb_dev *released)
+{
+	struct strbuf sb;
+
+	sb_init(&sb, 0);
+	sb_puts(&sb, "{");
+	if (accepted)
+		sb_printf(&sb, "\"accepted_pages\":%u,", accepted->release_pages);
+	if (released && mbnl_has(released, MEMBALLOON_A_DEV_RELEASE_PAGES))
+		sb_printf(&sb, "\"released_pages\":%u,", released->release_pages);
+	sb_puts(&sb, "\"devices\":[");
+	report_device(&sb, dev);
+	sb_puts(&sb, "]}\n");
+	fputs(sb_str(&sb), stdout);
+	sb_free(&sb);
+}
+
+/*
+ * The driver either releases before it answers (no RELEASE_PAGES in the
+ * reply), or accepts at once and releases in the background: then the reply
+ * says how many pages it accepted (clamped to the balloon) and a RELEASED
+ * event, which we join the events group for before asking, says how many it
+ * gave back.
+ */
+static int cmd_release(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long timeout_s = RELEASE_WAIT_S;
+	struct release_wait w = { 0 };
+	struct mb_dev reply;
+	bool wait = true;
+	struct mbnl nl;
+	uint64_t mib;
+	const char *name;
+	int opt, rc;
+
+	optind = 0;	/* a fresh scan that permutes: options after DEV MIB too */
+	while ((opt = getopt_long(argc, argv, "njt:", opts, NULL)) != -1) {
+		if (opt == 'n') {
+			wait = false;
+		} else if (opt == 'j') {
+			opt_json = true;
+		} else if (opt == 't') {
+			if (parse_seconds(optarg, 3600, "timeout", &timeout_s))
+				return 2;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	rc = admin_args(argc - optind, argv + optind, true, &w.id, &mib);
+	if (rc)
+		return rc;
+	name = argv[optind];
+	if (connect_family(&nl, true, false))
+		return 1;
+	rc = mbnl_release(&nl, w.id, (uint32_t)(mib * MB_PAGES_PER_MIB), &reply);
+	if (rc)
+		return admin_error(&nl, "release", name, rc);
+	if (!mbnl_has(&reply, MEMBALLOON_A_DEV_RELEASE_PAGES)) {
+		/* released already (or a bare ACK) */
+		mbnl_close(&nl);
+		if (opt_json && reply.have) {
+			print_release_json(&reply, NULL, NULL);
+			return 0;
+		}
+		printf("%s: released %llu MiB", name, (unsigned long long)mib);
 		if (reply.have)
 			printf(", balloon now %llu MiB (target %llu MiB)",
 			       (unsigned long long)mb_pages_to_mib(reply.actual_pages),
 			       (unsigned long long)mb_pages_to_mib(reply.target_pages));
 		printf("\n");
-	} else if (mib) {
-		printf("%s: inflation floor %llu MiB\n", argv[0], (unsigned long long)mib);
-	} else {
-		printf("%s: inflation floor removed\n", argv[0]);
+		return 0;
 	}
+	if (!opt_json) {
+		printf("%s: release accepted: %u pages (%u MiB)%s\n", name, reply.release_pages,
+		       reply.release_pages / MB_PAGES_PER_MIB,
+		       reply.release_pages < mib * MB_PAGES_PER_MIB ? ", all the balloon holds" : "");
+		fflush(stdout);
+	}
+	if (!reply.release_pages || !wait) {
+		mbnl_close(&nl);
+		if (opt_json)
+			print_release_json(&reply, &reply, NULL);
+		return 0;
+	}
+	rc = release_wait(&nl, &w, timeout_s);
+	mbnl_close(&nl);
+	if (rc) {
+		fprintf(stderr, "memballoonctl: release %s: %s\n", name, rc == -ETIMEDOUT ?
+			"no RELEASED event from the driver in time (it may still be releasing)" :
+			strerror(-rc));
+		return 1;
+	}
+	if (opt_json) {
+		print_release_json(&w.ev, &reply, &w.ev);
+		return 0;
+	}
+	if (mbnl_has(&w.ev, MEMBALLOON_A_DEV_RELEASE_PAGES))
+		printf("%s: released %u pages (%u MiB)", name, w.ev.release_pages,
+		       w.ev.release_pages / MB_PAGES_PER_MIB);
+	else
+		printf("%s: released", name);
+	printf(", balloon now %llu MiB (target %llu MiB)\n",
+	       (unsigned long long)mb_pages_to_mib(w.ev.actual_pages),
+	       (unsigned long long)mb_pages_to_mib(w.ev.target_pages));
 	return 0;
 }
 
@@ -395,16 +587,11 @@ static int cmd_watch(int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+i:j", opts, NULL)) != -1) {
-		char *end;
-
 		if (opt == 'j') {
 			opt_json = true;
 		} else if (opt == 'i') {
-			interval = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || interval > 86400) {
-				fprintf(stderr, "memballoonctl: bad interval '%s'\n", optarg);
+			if (parse_seconds(optarg, 86400, "interval", &interval))
 				return 2;
-			}
 		} else {
 			usage(stderr);
 			return 2;
@@ -424,7 +611,7 @@ static int cmd_watch(int argc, char **argv)
 		perror("memballoonctl: signalfd");
 		return 1;
 	}
-	rc = connect_family(&w.nl, true);
+	rc = connect_family(&w.nl, true, true);
 	if (rc && rc != -ENOENT)
 		return 1;
 	w.nl.notify = watch_notify;
@@ -512,9 +699,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "watch"))
 		return cmd_watch(argc + 1, argv - 1);
 	if (!strcmp(cmd, "set-floor"))
-		return cmd_admin(argc, argv, false);
+		return cmd_set_floor(argc, argv);
 	if (!strcmp(cmd, "release"))
-		return cmd_admin(argc, argv, true);
+		return cmd_release(argc + 1, argv - 1);
 	fprintf(stderr, "memballoonctl: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return 2;

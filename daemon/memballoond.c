@@ -202,6 +202,11 @@ static void run_policy(struct daemon *d)
 				(unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
 				act[i].reason, strerror(-rc), d->nl.errmsg[0] ? ": " : "",
 				d->nl.errmsg);
+		else if (mbnl_has(&reply, MEMBALLOON_A_DEV_RELEASE_PAGES))
+			/* the driver releases in the background; its RELEASED event follows */
+			log_notice("%s: %s %llu MiB (%s): %u pages accepted", dev->name, what,
+				   (unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
+				   act[i].reason, reply.release_pages);
 		else
 			log_notice("%s: %s %llu MiB (%s)", dev->name, what,
 				   (unsigned long long)(act[i].pages / MB_PAGES_PER_MIB),
@@ -411,18 +416,23 @@ static void nl_device_event(struct daemon *d, const struct mb_dev *ev)
 	struct strbuf line;
 	struct view v;
 
-	log_msg(notable ? LOG_INFO : LOG_DEBUG, "%s: %s: target %u actual %u pages", ev->name,
-		mb_event_name(ev->event), ev->target_pages, ev->actual_pages);
+	if (!dev && ev->event != MEMBALLOON_EVENT_DEVICE_ADDED) {
+		/* only DEVICE_ADDED or a dump makes a device known (a removed one stays gone) */
+		log_debug("%s: %s for a device not known (ignored)", ev->name,
+			  mb_event_name(ev->event));
+		return;
+	}
+	if (ev->event == MEMBALLOON_EVENT_RELEASED && mbnl_has(ev, MEMBALLOON_A_DEV_RELEASE_PAGES))
+		log_notice("%s: released %u pages (%u MiB), balloon now %u pages", ev->name,
+			   ev->release_pages, ev->release_pages / MB_PAGES_PER_MIB, ev->actual_pages);
+	else
+		log_msg(notable ? LOG_INFO : LOG_DEBUG, "%s: %s: target %u actual %u pages",
+			ev->name, mb_event_name(ev->event), ev->target_pages, ev->actual_pages);
 	if (ev->event == MEMBALLOON_EVENT_DEVICE_REMOVED) {
-		if (dev) {
-			*dev = d->devs[--d->ndevs];
-			policy_forget_device(&d->pstate, ev->id);
-		}
+		*dev = d->devs[--d->ndevs];
+		policy_forget_device(&d->pstate, ev->id);
 	} else if (dev) {
-		uint32_t event = ev->event;
-
 		*dev = *ev;
-		dev->event = event;
 	} else {
 		struct mb_dev *p = realloc(d->devs, (d->ndevs + 1) * sizeof(*p));
 
@@ -571,8 +581,16 @@ static void start_listeners(struct daemon *d)
 
 static void apply_channel_limits(struct daemon *d)
 {
-	d->ch.max_clients = d->cfg.max_clients;
-	d->ch.timeout_ms = d->cfg.request_timeout_s * 1000;
+	struct channel_policy pol = {
+		.max_clients = d->cfg.max_clients,
+		.request_timeout_ms = d->cfg.request_timeout_s * 1000,
+		.idle_timeout_ms = d->cfg.idle_timeout_s * 1000,
+		.request_rate = d->cfg.request_rate,
+		.tcp_allow = d->cfg.tcp_allow,
+		.vsock_allow = d->cfg.vsock_allow,
+	};
+
+	channels_configure(&d->ch, &pol);
 }
 
 static void reload(struct daemon *d)
@@ -597,6 +615,11 @@ static void reload(struct daemon *d)
 	    c.vsock_port != old.vsock_port) {
 		channels_stop_tcp(&d->ch);
 		channels_stop_vsock(&d->ch);
+		/* connections stay across a new address or port, not a channel turned off */
+		if (!c.tcp_port)
+			channels_close_kind(&d->ch, CHANNEL_TCP, "tcp turned off");
+		if (!c.vsock_port)
+			channels_close_kind(&d->ch, CHANNEL_VSOCK, "vsock turned off");
 		start_listeners(d);
 	}
 	if (strcmp(c.serial_port, old.serial_port)) {
@@ -797,6 +820,8 @@ static int run(struct daemon *d)
 			src->handler(src, evs[i].events);
 		}
 		run_deadlines(d);
+		/* connections closed above may still have had events in evs[] */
+		channels_reap(&d->ch);
 	}
 	return 0;
 }
@@ -810,7 +835,7 @@ static void usage(FILE *f)
 		"Report the guest's memory pressure and balloon state to the host.\n\n"
 		"  -c, --config FILE          configuration file (default %s)\n"
 		"      --serial-port NAME|off virtio-serial port name (default org.memballoon.0)\n"
-		"      --tcp [ADDR:]PORT|off  TCP listener (MOM's port is %d; default off)\n"
+		"      --tcp ADDR:PORT|off    TCP listener, e.g. 0.0.0.0:%d (MOM's port; default off)\n"
 		"      --vsock PORT|off       AF_VSOCK listener (default off)\n"
 		"  -i, --sample-interval SEC  seconds between samples (default 5)\n"
 		"      --psi-trigger SPEC     \"some|full STALL_US WINDOW_US\" or off\n"

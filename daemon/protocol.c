@@ -134,9 +134,14 @@ static enum proto_result handle_line(struct proto_conn *c, char *line, size_t le
 	return PROTO_CONTINUE;
 }
 
-enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
-			     const struct view *v, struct strbuf *out, uint64_t now_ms)
+enum proto_result proto_feed_limited(struct proto_conn *c, const char *data, size_t n,
+				     unsigned int max_lines, const struct view *v,
+				     struct strbuf *out, uint64_t now_ms, size_t *used,
+				     unsigned int *lines)
 {
+	const char *start = data;
+
+	*lines = 0;
 	while (n) {
 		const char *nl = memchr(data, '\n', n);
 		size_t chunk = nl ? (size_t)(nl - data) : n;
@@ -145,15 +150,22 @@ enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
 			if (nl)
 				c->discarding = false;
 		} else if (c->len + chunk > PROTO_LINE_MAX) {
+			if (*lines >= max_lines)
+				break;		/* the error reply counts as a line */
 			memcpy(c->line + c->len, data, PROTO_LINE_MAX - c->len);
 			c->len = PROTO_LINE_MAX;
 			c->line[c->len] = '\0';
 			error_reply(c, out, "request line too long");
+			++*lines;
 			c->len = 0;
 			c->partial_since_ms = 0;
-			if (c->may_close)
+			if (c->may_close) {
+				*used = (size_t)(data - start) + chunk + (nl ? 1 : 0);
 				return PROTO_CLOSE;
+			}
 			c->discarding = !nl;
+		} else if (nl && *lines >= max_lines) {
+			break;			/* a complete line, but no budget left */
 		} else {
 			memcpy(c->line + c->len, data, chunk);
 			c->len += chunk;
@@ -163,33 +175,56 @@ enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
 
 				c->len = 0;
 				c->partial_since_ms = 0;
-				if (handle_line(c, c->line, len, v, out) == PROTO_CLOSE)
+				++*lines;
+				if (handle_line(c, c->line, len, v, out) == PROTO_CLOSE) {
+					*used = (size_t)(nl + 1 - start);
 					return PROTO_CLOSE;
+				}
 			} else if (c->len && !c->partial_since_ms) {
 				c->partial_since_ms = now_ms ? now_ms : 1;
 			}
 		}
-		if (!nl)
+		if (!nl) {
+			data += n;
+			n = 0;
 			break;
+		}
 		n -= chunk + 1;
 		data = nl + 1;
 	}
+	*used = (size_t)(data - start);
 	/*
 	 * MOM may send "stats" without a newline and wait for the answer:
 	 * answer a pending bare "stats" at once; a newline that follows
-	 * arrives as an empty line, which is ignored.
+	 * arrives as an empty line, which is ignored.  Only once every byte
+	 * was taken: the pending line is the last thing the peer sent.
 	 */
-	if (c->kind != PROTO_JSON && !c->discarding && c->len == 5 &&
-	    !memcmp(c->line, "stats", 5)) {
+	if (!n && *lines < max_lines && proto_pending(c)) {
 		struct view tmp;
 
 		c->len = 0;
 		c->partial_since_ms = 0;
 		c->kind = PROTO_MOM;
 		c->errors = 0;
+		++*lines;
 		report_mom_stats(out, fresh_view(v, &tmp));
 	}
 	return PROTO_CONTINUE;
+}
+
+enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
+			     const struct view *v, struct strbuf *out, uint64_t now_ms)
+{
+	unsigned int lines;
+	size_t used;
+
+	return proto_feed_limited(c, data, n, ~0u, v, out, now_ms, &used, &lines);
+}
+
+bool proto_pending(const struct proto_conn *c)
+{
+	return c->kind != PROTO_JSON && !c->discarding && c->len == 5 &&
+	       !memcmp(c->line, "stats", 5);
 }
 
 uint64_t proto_deadline(const struct proto_conn *c, unsigned int timeout_ms)

@@ -43,9 +43,22 @@ struct proto_conn {
 };
 
 void proto_conn_init(struct proto_conn *c, bool may_close);
-/* Feed received bytes; replies are appended to out. */
+/*
+ * Feed received bytes, handling at most max_lines complete lines (a bare
+ * MOM "stats" answered before its newline counts as one); replies are
+ * appended to out.  *used is how many bytes were taken (all n unless the
+ * line budget ran out first: the caller keeps the rest for later), *lines
+ * how many lines were handled.
+ */
+enum proto_result proto_feed_limited(struct proto_conn *c, const char *data, size_t n,
+				     unsigned int max_lines, const struct view *v,
+				     struct strbuf *out, uint64_t now_ms, size_t *used,
+				     unsigned int *lines);
+/* The same without a budget: every byte is taken. */
 enum proto_result proto_feed(struct proto_conn *c, const char *data, size_t n,
 			     const struct view *v, struct strbuf *out, uint64_t now_ms);
+/* A bare MOM "stats" waits to be answered (feeding nothing answers it). */
+bool proto_pending(const struct proto_conn *c);
 /* When the pending partial line times out (0: nothing pending). */
 uint64_t proto_deadline(const struct proto_conn *c, unsigned int timeout_ms);
 /* Past the deadline: an error reply, and PROTO_CLOSE if the connection may close. */

@@ -16,30 +16,39 @@ void sb_free(struct strbuf *sb)
 {
 	free(sb->buf);
 	sb->buf = NULL;
-	sb->len = sb->cap = 0;
+	sb->off = sb->len = sb->cap = 0;
 }
 
 void sb_reset(struct strbuf *sb)
 {
-	sb->len = 0;
+	sb->off = sb->len = 0;
 	sb->failed = false;
+	if (sb->buf)
+		sb->buf[0] = '\0';
 }
 
-/* Room for n more bytes plus a NUL. */
+/* Room for n more bytes plus a NUL after len. */
 static bool sb_reserve(struct strbuf *sb, size_t n)
 {
-	size_t want, cap;
+	size_t unread = sb->len - sb->off, want, cap;
 	char *p;
 
 	if (sb->failed)
 		return false;
-	if (n > sb->limit || sb->len > sb->limit - n) {
+	if (n > sb->limit || unread > sb->limit - n) {
 		sb->failed = true;
 		return false;
 	}
-	want = sb->len + n + 1;
-	if (want <= sb->cap)
+	if (sb->len + n + 1 <= sb->cap)
 		return true;
+	if (sb->off && sb->off >= unread) {
+		memmove(sb->buf, sb->buf + sb->off, unread);
+		sb->off = 0;
+		sb->len = unread;
+		if (sb->len + n + 1 <= sb->cap)
+			return true;
+	}
+	want = sb->len + n + 1;
 	cap = sb->cap ? sb->cap : 256;
 	while (cap < want)
 		cap *= 2;
@@ -57,7 +66,8 @@ void sb_add(struct strbuf *sb, const void *data, size_t len)
 {
 	if (!sb_reserve(sb, len))
 		return;
-	memcpy(sb->buf + sb->len, data, len);
+	if (len)
+		memcpy(sb->buf + sb->len, data, len);
 	sb->len += len;
 	sb->buf[sb->len] = '\0';
 }
@@ -85,19 +95,21 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 
 void sb_consume(struct strbuf *sb, size_t n)
 {
-	if (n >= sb->len) {
-		sb->len = 0;
-	} else {
-		memmove(sb->buf, sb->buf + n, sb->len - n);
-		sb->len -= n;
+	if (n < sb->len - sb->off) {
+		sb->off += n;
+		return;
+	}
+	/* all read: start over at the front, and give a big buffer back */
+	sb->off = sb->len = 0;
+	if (sb->cap > SB_KEEP_CAP) {
+		sb_free(sb);
+		return;
 	}
 	if (sb->buf)
-		sb->buf[sb->len] = '\0';
+		sb->buf[0] = '\0';
 }
 
 const char *sb_str(struct strbuf *sb)
 {
-	if (!sb->buf)
-		return "";
-	return sb->buf;
+	return sb_data(sb);
 }

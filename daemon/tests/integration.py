@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """memballoond as a process, on this machine, no VM: the event loop, TCP,
 sd_notify (READY, WATCHDOG, STATUS, RELOADING, STOPPING), SIGHUP reload,
-SIGTERM, journal log prefixes, --print-config, bad configurations.
+SIGTERM, journal log prefixes, --print-config, bad configurations; then
+hostile peers on TCP (127.0.0.1): resets after bad and oversized lines,
+idle connections, a subscriber that never reads, request floods, a peer
+tcp_allow refuses, while a well-behaved client is answered throughout and
+the daemon's pid and RSS stay put.
 
 /proc comes from tests/fixtures/proc-guest (--proc-root), so the values the
 daemon serves are known.  No memballoon module on the host: the driver
@@ -10,11 +14,14 @@ Ends with "integration: N passed, N failed".
 """
 import json
 import os
+import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -197,11 +204,324 @@ def main():
           "max_clients: expected 1..1024" in r.stderr, r.stderr)
     r = subprocess.run([daemon, "--bogus"], stderr=subprocess.PIPE, text=True)
     check("unknown option: exit 2", r.returncode == 2)
+    for how in (["--tcp", "2187"], ["-s", "tcp=2187"]):
+        r = subprocess.run([daemon, "-c", "/dev/null"] + how + ["--print-config"],
+                           stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        check("bare TCP port %s refused, the fix named" % " ".join(how), r.returncode == 1 and
+              "a bare port is refused" in r.stderr and "0.0.0.0:2187" in r.stderr, r.stderr)
+    bare = os.path.join(tmp, "bare.conf")
+    with open(bare, "w") as f:
+        f.write("tcp = 2187\n")
+    r = subprocess.run([daemon, "-c", bare], stderr=subprocess.PIPE, text=True)
+    check("bare TCP port in the file refused", r.returncode == 1 and
+          "line 1: tcp: a bare port is refused" in r.stderr, r.stderr)
+    out = subprocess.run([daemon, "-c", "/dev/null", "--print-config"],
+                         stdout=subprocess.PIPE, text=True).stdout
+    check("defaults: idle_timeout 60, request_rate 20, vsock_allow 2, tcp_allow any",
+          "idle_timeout = 60\n" in out and "request_rate = 20\n" in out and
+          "vsock_allow = 2\n" in out and "tcp_allow = any\n" in out, out)
+
+    hostile(daemon, tmp)
 
     failed = results.count(False)
     print("integration: %d passed, %d failed" % (len(results) - failed, failed))
     subprocess.run(["rm", "-rf", tmp])
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------
+# hostile peers
+
+IDLE_S = 2                      # idle_timeout of the daemon under attack
+RATE = 20                       # request_rate
+MAX_CLIENTS = 4
+ROUNDS = 100                    # resets after bad lines, and after an oversized line
+LATENCY_MAX_S = 0.25            # a well-behaved client's worst answer time (shared CPU)
+LATENCY_P50_S = 0.02
+RSS_GROWTH_MAX_KIB = 4096       # VmRSS after the attacks minus before
+OUT_MAX = 256 * 1024            # CLIENT_OUT_MAX
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def reset(sock):
+    """close() with a RST instead of a FIN"""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def hangup(sock, timeout):
+    """(seconds until the daemon hung up (EOF or reset) or None, bytes it sent meanwhile)"""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    got = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, got
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return None, got
+        except OSError:
+            return time.monotonic() - t0, got
+        if not chunk:
+            return time.monotonic() - t0, got
+        got += len(chunk)
+
+
+class Monitor(threading.Thread):
+    """The well-behaved host: one connection, a ping every 100 ms (10 Hz),
+    each answer timed."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = connect(port)
+        self.sock.settimeout(5)
+        self.f = self.sock.makefile("rb")
+        self.lat = []
+        self.errors = []
+        self.stop = threading.Event()
+
+    def run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            t0 = time.monotonic()
+            try:
+                self.sock.sendall(b'{"cmd":"ping","id":%d}\n' % n)
+                r = json.loads(self.f.readline())
+                if r.get("reply") != "ping" or r.get("id") != n:
+                    self.errors.append(repr(r))
+            except (OSError, ValueError) as e:
+                self.errors.append("%s after %.2fs" % (e, time.monotonic() - t0))
+                return
+            self.lat.append(time.monotonic() - t0)
+            self.stop.wait(0.1)
+
+    def summary(self):
+        lat = sorted(self.lat) or [float("inf")]
+        return (lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))], lat[-1],
+                len(self.lat))
+
+
+def hostile(daemon, tmp):
+    port = free_port()
+    conf = os.path.join(tmp, "hostile.conf")
+    with open(conf, "w") as f:
+        f.write("tcp = 127.0.0.1:%d\nserial_port = off\nsample_interval = 1\n"
+                "max_clients = %d\nrequest_timeout = 3\nidle_timeout = %d\n"
+                "request_rate = %d\npsi_trigger = off\n" % (port, MAX_CLIENTS, IDLE_S, RATE))
+    logpath = os.path.join(tmp, "hostile.log")
+    log = open(logpath, "w")
+    p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
+    mon = None
+    try:
+        mon = Monitor(port)
+        mon.start()
+        time.sleep(0.5)
+        rss0 = rss_kib(p.pid)
+
+        # the issue's crash: bad lines (or one oversized line), then a reset at once
+        for what, data in (("8 bad lines", b"bad\n" * 8), ("a 5000-byte line", b"x" * 5000 + b"\n")):
+            done = 0
+            for _ in range(ROUNDS):
+                s = connect(port, 1)
+                if not s:
+                    break
+                try:
+                    s.sendall(data)
+                except OSError:
+                    pass                    # refused at once: max_clients
+                reset(s)
+                done += 1
+            check("reset after %s, %d times: daemon alive" % (what, ROUNDS),
+                  done == ROUNDS and p.poll() is None,
+                  "%d rounds, then exit %r: %s" % (done, p.poll(), open(logpath).read()[-300:]))
+        # the last resets may still sit in the listen queue: give the daemon a moment
+        deadline = time.monotonic() + 2
+        while not ask_mom(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check("no slot leaked by the resets", ask_mom(port), "MOM request failed")
+
+        # idle connections hold no slot for good (the monitor holds one)
+        idle = [(connect(port), time.monotonic()) for _ in range(MAX_CLIENTS - 1)]
+        time.sleep(0.2)
+        extra = connect(port)
+        t, _ = hangup(extra, 2)
+        check("a connection past max_clients is closed at once", t is not None and t < 1,
+              "t=%r" % t)
+        extra.close()
+        times = []
+        for s, t_conn in idle:
+            t, _ = hangup(s, IDLE_S + 3)
+            times.append(time.monotonic() - t_conn if t is not None else None)
+        check("idle connections closed after idle_timeout (%d s): %s s" %
+              (IDLE_S, ", ".join("%.2f" % (x or -1) for x in times)),
+              all(x is not None and IDLE_S - 0.2 <= x <= IDLE_S + 1 for x in times),
+              "closed after %r s" % times)
+        for s, _ in idle:
+            s.close()
+        check("a new client is accepted after the idle ones went", ask_mom(port),
+              "MOM request failed")
+
+        # a flood that never reads: its answers pile up in the daemon to the
+        # output cap (the kernel's buffers are fixed), then it is cut off
+        cut = {}
+
+        def nonreader():
+            fl = socket.socket()
+            fl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            fl.connect(("127.0.0.1", port))
+            t0 = time.monotonic()
+            flood(fl, 40.0, read=False)
+            cut["t"] = time.monotonic() - t0
+            fl.close()
+        th = threading.Thread(target=nonreader, daemon=True)
+        th.start()
+
+        # a subscriber that never reads (a tiny receive buffer): snapshots it
+        # never collects, samples pushed every second
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        s.connect(("127.0.0.1", port))
+        s.sendall(b'{"cmd":"subscribe","samples":true}\n')
+        for _ in range(3):
+            s.sendall(b'{"cmd":"snapshot"}\n' * RATE)
+            time.sleep(1.05)                # a full line budget again
+        time.sleep(IDLE_S + 1)              # not reading, sending nothing
+        t, got = hangup(s, 1)
+        check("a subscriber that never reads is closed after idle_timeout (output queued)",
+              t is not None, "still open after %.1f s (read %d bytes)" % (IDLE_S + 2, got))
+        s.close()
+
+        # a flood that reads its answers: held to the rate, the monitor unharmed
+        lat_before = len(mon.lat)
+        fl = connect(port)
+        got = flood(fl, 5.0, read=True)
+        fl.close()
+        check("a reading flood is held to request_rate (%d/s, burst %d): %d answers in 5 s"
+              % (RATE, RATE, got), RATE * 4 <= got <= RATE * 5 + RATE + 2, "got %d" % got)
+        check("the monitor was answered during the floods", len(mon.lat) - lat_before >= 30,
+              "%d answers" % (len(mon.lat) - lat_before))
+        th.join(45)
+        t = cut.get("t")
+        check("a flood that never reads is cut off (%d KiB queued) after %s s"
+              % (OUT_MAX // 1024, "%.1f" % t if t else "-"), t is not None and t < 39,
+              "still connected after 40 s")
+
+        check("daemon alive, same pid", p.poll() is None, "exit %r" % p.poll())
+        time.sleep(0.5)
+        rss1 = rss_kib(p.pid)
+        check("RSS bounded: %d -> %d KiB (limit +%d)" % (rss0, rss1, RSS_GROWTH_MAX_KIB),
+              rss1 - rss0 <= RSS_GROWTH_MAX_KIB, "grew %d KiB" % (rss1 - rss0))
+        mon.stop.set()
+        mon.join(5)
+        p50, p99, worst, n = mon.summary()
+        print("    monitor: %d pings, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+              % (n, p50 * 1000, p99 * 1000, worst * 1000), flush=True)
+        check("well-behaved client answered throughout", not mon.errors and n > 100,
+              "%r" % mon.errors[:3])
+        check("its latency: p50 <= %.0f ms, max <= %.0f ms" % (LATENCY_P50_S * 1000,
+                                                              LATENCY_MAX_S * 1000),
+              p50 <= LATENCY_P50_S and worst <= LATENCY_MAX_S,
+              "p50 %.1f ms, max %.1f ms" % (p50 * 1000, worst * 1000))
+        text = open(logpath).read()
+        check("connection messages rate-limited in the log",
+              text.count(": connected") <= 30, "%d lines" % text.count(": connected"))
+    finally:
+        if mon:
+            mon.stop.set()
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        log.close()
+    check("SIGTERM after the attacks: exit 0", p.returncode == 0, "rc=%r" % p.returncode)
+
+    # tcp_allow refuses 127.0.0.1 when it lists another prefix
+    port = free_port()
+    with open(conf, "w") as f:
+        f.write("tcp = 127.0.0.1:%d\nserial_port = off\ntcp_allow = 10.0.0.0/8 ::1\n"
+                "psi_trigger = off\n" % port)
+    log = open(logpath, "w")
+    p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
+    try:
+        res = []
+        for _ in range(30):
+            s = connect(port)
+            s.sendall(b"stats\n")
+            res.append(hangup(s, 2))
+            s.close()
+        check("tcp_allow = 10.0.0.0/8 ::1 refuses 127.0.0.1 (closed, no answer)",
+              all(t is not None and t < 1 and not got for t, got in res), "%r" % res[:5])
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+        log.close()
+    text = open(logpath).read()
+    n = text.count("refused, not in tcp_allow")
+    check("refusals logged, rate-limited (%d of 30 logged)" % n, 1 <= n <= 10, text[-300:])
+
+
+def ask_mom(port):
+    s = connect(port, 2)
+    if not s:
+        return False
+    try:
+        s.settimeout(3)
+        return ask(s, b"stats\n") == MOM
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def flood(sock, seconds, read):
+    """Send snapshot requests as fast as the socket takes them for `seconds`;
+    with read, collect the answers (returns how many), else never read
+    (returns when the daemon hangs up)."""
+    sock.setblocking(False)
+    req = b'{"cmd":"snapshot"}\n' * 64
+    answers = 0
+    buf = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            sock.send(req)
+        except BlockingIOError:
+            pass
+        except OSError:
+            return answers                  # the daemon hung up
+        if read:
+            try:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    return answers
+                buf += chunk
+                answers += buf.count(b"\n")
+                buf = buf[buf.rfind(b"\n") + 1:]
+            except BlockingIOError:
+                pass
+            except OSError:
+                return answers
+        else:
+            try:
+                if sock.recv(1, socket.MSG_PEEK) == b"":
+                    return answers
+            except BlockingIOError:
+                pass
+            except OSError:
+                return answers
+        time.sleep(0.005)
+    return answers
 
 
 if __name__ == "__main__":

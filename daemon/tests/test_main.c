@@ -16,6 +16,9 @@ int main(void)
 	failed += run_policy_tests();
 	failed += run_mbnl_tests();
 	failed += run_sdnotify_tests();
+	failed += run_strbuf_tests();
+	failed += run_acl_tests();
+	failed += run_channels_tests();
 	printf("daemon unit tests: %u passed, %d failed\n", unit_total - (unsigned int)failed,
 	       failed);
 	return failed ? 1 : 0;

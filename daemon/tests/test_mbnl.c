@@ -124,6 +124,66 @@ static void parse_ntf(void **state)
 	nlmsg_free(m);
 }
 
+/* RELEASE_PAGES: the accepted count in a DEV_RELEASE reply, the released one in RELEASED. */
+static void parse_release_pages(void **state)
+{
+	struct nl_msg *m = kernel_ntf();
+	struct mb_dev d;
+
+	(void)state;
+	assert_int_equal(mbnl_parse_dev(nlmsg_hdr(m), &d), 0);
+	assert_false(mbnl_has(&d, MEMBALLOON_A_DEV_RELEASE_PAGES));
+	assert_int_equal(d.release_pages, 0);
+	nla_put_u32(m, MEMBALLOON_A_DEV_RELEASE_PAGES, 32768);
+	assert_int_equal(mbnl_parse_dev(nlmsg_hdr(m), &d), 0);
+	assert_true(mbnl_has(&d, MEMBALLOON_A_DEV_RELEASE_PAGES));
+	assert_int_equal(d.release_pages, 32768);
+	nlmsg_free(m);
+}
+
+/*
+ * Requests against the kernel's own nlctrl family (always there): a lookup,
+ * an unknown family, a request past its deadline, and that the reply it
+ * left behind is not taken for the next request's.
+ */
+static void requests_and_deadline(void **state)
+{
+	struct mbnl nl;
+	struct mb_dev reply;
+	int id = 0, grp = 0;
+
+	(void)state;
+	assert_int_equal(mbnl_open(&nl, false), 0);
+	assert_int_equal(nl.timeout_ms, MBNL_REQUEST_TIMEOUT_MS);
+	assert_int_equal(mbnl_lookup(&nl, "nlctrl", "notify", &id, &grp), 0);
+	assert_int_equal(id, GENL_ID_CTRL);
+	assert_true(grp > 0);
+	assert_int_equal(mbnl_lookup(&nl, "no-such-fam", NULL, &id, NULL), -ENOENT);
+	assert_int_equal(mbnl_lookup(&nl, "nlctrl", "no-such-group", &id, &grp), -ENOENT);
+	/* a deadline already past: the kernel's answer stays unread */
+	nl.timeout_ms = 0;
+	assert_int_equal(mbnl_lookup(&nl, "nlctrl", "notify", &id, &grp), -ETIMEDOUT);
+	assert_int_equal(nl.timeouts, 1);
+	assert_non_null(nl.cmd);		/* a fresh socket */
+	nl.timeout_ms = MBNL_REQUEST_TIMEOUT_MS;
+	id = 0;
+	assert_int_equal(mbnl_lookup(&nl, "no-such-fam", NULL, &id, NULL), -ENOENT);
+	assert_int_equal(id, 0);
+	assert_int_equal(mbnl_lookup(&nl, "nlctrl", NULL, &id, NULL), 0);
+	assert_int_equal(id, GENL_ID_CTRL);
+	/* an admin reply is zeroed whatever happens (here: no such family) */
+	memset(&reply, 0xa5, sizeof(reply));
+	nl.family = 0;
+	assert_int_equal(mbnl_release(&nl, 0, 1, &reply), -ENOENT);
+	assert_int_equal(reply.have, 0);
+	assert_int_equal(reply.release_pages, 0);
+	nl.family = 0x7ff0;	/* an id no family has */
+	memset(&reply, 0xa5, sizeof(reply));
+	assert_true(mbnl_set_floor(&nl, 0, 1, &reply) < 0);
+	assert_int_equal(reply.have, 0);
+	mbnl_close(&nl);
+}
+
 static void parse_bad(void **state)
 {
 	struct nl_msg *m;
@@ -212,6 +272,8 @@ int run_mbnl_tests(void)
 		cmocka_unit_test(build_get),
 		cmocka_unit_test(build_admin),
 		cmocka_unit_test(parse_ntf),
+		cmocka_unit_test(parse_release_pages),
+		cmocka_unit_test(requests_and_deadline),
 		cmocka_unit_test(parse_bad),
 		cmocka_unit_test(extack),
 		cmocka_unit_test(names),

@@ -344,6 +344,84 @@ static void nul_bytes(void **state)
 	free(f);
 }
 
+/* At most max_lines complete lines per call; the rest is left to the caller. */
+static void line_budget(void **state)
+{
+	const char *in = "stats\n\n{\"cmd\":\"ping\"}\nstats\nsta";
+	struct fake *f = fake_new();
+	struct proto_conn c;
+	struct strbuf out;
+	unsigned int lines;
+	size_t used;
+
+	(void)state;
+	proto_conn_init(&c, true);
+	sb_init(&out, 0);
+	/* "stats", the keep-alive: 2 lines; the ping line waits */
+	assert_int_equal(proto_feed_limited(&c, in, strlen(in), 2, &f->v, &out, 1, &used, &lines),
+			 PROTO_CONTINUE);
+	assert_int_equal(lines, 2);
+	assert_int_equal(used, 7);
+	assert_string_equal(sb_str(&out), MOM_GUEST);
+	/* no budget: nothing taken */
+	sb_reset(&out);
+	proto_feed_limited(&c, in + used, strlen(in + used), 0, &f->v, &out, 1, &used, &lines);
+	assert_int_equal(used, 0);
+	assert_int_equal(lines, 0);
+	assert_int_equal(out.len, 0);
+	/* the rest: a bad MOM line (the connection chose MOM), "stats", and a partial line */
+	in += 7;
+	assert_int_equal(proto_feed_limited(&c, in, strlen(in), 5, &f->v, &out, 1, &used, &lines),
+			 PROTO_CONTINUE);
+	assert_int_equal(used, strlen(in));
+	assert_int_equal(lines, 2);
+	assert_int_equal(c.len, 3);
+	assert_false(proto_pending(&c));
+	sb_free(&out);
+	free(f);
+}
+
+/* A bare "stats" answered early costs a line; without one left it waits. */
+static void line_budget_bare_stats(void **state)
+{
+	struct fake *f = fake_new();
+	struct proto_conn c;
+	struct strbuf out;
+	unsigned int lines;
+	size_t used;
+
+	(void)state;
+	proto_conn_init(&c, true);
+	sb_init(&out, 0);
+	proto_feed_limited(&c, "stats\nstats", 11, 1, &f->v, &out, 1, &used, &lines);
+	assert_int_equal(used, 11);
+	assert_int_equal(lines, 1);
+	assert_string_equal(sb_str(&out), MOM_GUEST);
+	assert_true(proto_pending(&c));
+	sb_reset(&out);
+	proto_feed_limited(&c, "", 0, 1, &f->v, &out, 1, &used, &lines);
+	assert_int_equal(lines, 1);
+	assert_string_equal(sb_str(&out), MOM_GUEST);
+	assert_false(proto_pending(&c));
+	/* an oversized line's error needs a line of budget too */
+	proto_conn_init(&c, true);
+	sb_reset(&out);
+	{
+		char big[PROTO_LINE_MAX + 10];
+
+		memset(big, '{', sizeof(big));
+		proto_feed_limited(&c, big, sizeof(big), 0, &f->v, &out, 1, &used, &lines);
+		assert_int_equal(used, 0);
+		assert_int_equal(out.len, 0);
+		assert_int_equal(proto_feed_limited(&c, big, sizeof(big), 1, &f->v, &out, 1, &used,
+						    &lines), PROTO_CLOSE);
+		assert_int_equal(lines, 1);
+		assert_non_null(strstr(sb_str(&out), "too long"));
+	}
+	sb_free(&out);
+	free(f);
+}
+
 int run_protocol_tests(void)
 {
 	const struct CMUnitTest protocol[] = {
@@ -357,6 +435,8 @@ int run_protocol_tests(void)
 		cmocka_unit_test(slow_requests),
 		cmocka_unit_test(error_limit),
 		cmocka_unit_test(nul_bytes),
+		cmocka_unit_test(line_budget),
+		cmocka_unit_test(line_budget_bare_stats),
 	};
 
 	return RUN_GROUP(protocol);

@@ -47,5 +47,8 @@ int run_protocol_tests(void);
 int run_policy_tests(void);
 int run_mbnl_tests(void);
 int run_sdnotify_tests(void);
+int run_strbuf_tests(void);
+int run_acl_tests(void);
+int run_channels_tests(void);
 
 #endif
