@@ -23,6 +23,7 @@ void config_defaults(struct config *c)
 	snprintf(c->tcp_addr, sizeof(c->tcp_addr), "0.0.0.0");
 	c->max_clients = 16;
 	c->request_timeout_s = 10;
+	snprintf(c->user, sizeof(c->user), "%s", CONFIG_DEFAULT_USER);
 	policy_defaults(&c->policy);
 }
 
@@ -193,6 +194,20 @@ static bool valid_port_name(const char *v)
 	return true;
 }
 
+/* A POSIX-portable user name, as useradd and systemd-sysusers accept it. */
+static bool valid_user_name(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!n || n > 31 || *v == '-' || (*v >= '0' && *v <= '9'))
+		return false;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || *v == '_' || *v == '-' || *v == '.'))
+			return false;
+	return true;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	unsigned long long x;
@@ -238,6 +253,11 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		if (parse_uint(value, 1, 3600, &x))
 			return fail(err, errlen, "request_timeout: expected 1..3600 seconds");
 		c->request_timeout_s = (unsigned int)x;
+	} else if (!strcmp(key, "user")) {
+		if (!valid_user_name(value))
+			return fail(err, errlen, "user: expected a user name");
+		memset(c->user, 0, sizeof(c->user));
+		snprintf(c->user, sizeof(c->user), "%s", value);
 	} else if (!strcmp(key, "release_on_pressure")) {
 		if (parse_bool(value, &c->policy.release_enabled))
 			return fail(err, errlen, "release_on_pressure: expected yes or no");
@@ -384,6 +404,7 @@ void config_write(const struct config *c, FILE *f)
 		fprintf(f, "vsock = off\n");
 	fprintf(f, "max_clients = %u\n", c->max_clients);
 	fprintf(f, "request_timeout = %u\n", c->request_timeout_s);
+	fprintf(f, "user = %s\n", c->user);
 	fprintf(f, "release_on_pressure = %s\n", p->release_enabled ? "yes" : "no");
 	fprintf(f, "release_full_avg10 = %.2f\n", p->release_full_avg10);
 	fprintf(f, "release_hold = %u\n", p->release_hold_s);

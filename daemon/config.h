@@ -13,6 +13,7 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/memballoon/memballoond.conf"
 #define CONFIG_MOM_PORT 2187
+#define CONFIG_DEFAULT_USER "memballoon"
 
 struct psi_trigger {
 	bool enabled;
@@ -31,6 +32,7 @@ struct config {
 	unsigned int vsock_port;	/* 0: off */
 	unsigned int max_clients;
 	unsigned int request_timeout_s;	/* a partial request line may wait this long */
+	char user[64];			/* runs as this user when started as root */
 	struct policy_config policy;
 };
 

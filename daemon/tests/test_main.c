@@ -16,6 +16,7 @@ int main(void)
 	failed += run_policy_tests();
 	failed += run_mbnl_tests();
 	failed += run_sdnotify_tests();
+	failed += run_privileges_tests();
 	printf("daemon unit tests: %u passed, %d failed\n", unit_total - (unsigned int)failed,
 	       failed);
 	return failed ? 1 : 0;

@@ -47,5 +47,6 @@ int run_protocol_tests(void);
 int run_policy_tests(void);
 int run_mbnl_tests(void);
 int run_sdnotify_tests(void);
+int run_privileges_tests(void);
 
 #endif

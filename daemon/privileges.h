@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memballoond never runs as root.  Started as root it switches to the
+ * configured user (key "user", default "memballoon"); started as that
+ * user with ambient capabilities (systemd's AmbientCapabilities=) it
+ * stays.  Either way it keeps only the capabilities its configuration
+ * needs, in every set (effective, permitted, inheritable, ambient and,
+ * when it may, bounding), and sets no_new_privs.  See docs/security.md.
+ */
+#ifndef MB_PRIVILEGES_H
+#define MB_PRIVILEGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* A capability set as a bit mask: bit CAP_x (linux/capability.h). */
+#define PRIV_CAP(c) (UINT64_C(1) << (c))
+
+/* The running kernel's version, as far as the rules below care. */
+struct kernel_version {
+	unsigned int major, minor;
+	bool known;			/* false: uname did not parse; assume the oldest rules */
+};
+
+/* "6.1.0-57-amd64" -> 6.1; 0 or -EINVAL. */
+int priv_parse_kernel_version(const char *release, struct kernel_version *kv);
+/* uname(2), parsed once. */
+const struct kernel_version *priv_kernel(void);
+
+/*
+ * Whether the kernel refuses this PSI trigger to a process without
+ * CAP_SYS_RESOURCE: before Linux 6.5 opening a /proc/pressure file for writing
+ * needs it; from 6.5 only a window that is not a multiple of 2 s does.
+ */
+bool priv_trigger_needs_cap(const struct psi_trigger *t, const struct kernel_version *kv);
+/* Whether a guard rail (release_on_pressure, inflate_floor) is on. */
+bool priv_guard_rails_on(const struct config *c);
+
+/* The capabilities configuration c needs on kernel kv. */
+uint64_t priv_needed(const struct config *c, const struct kernel_version *kv);
+/* "CAP_SYS_ADMIN CAP_NET_ADMIN" or "none"; returns buf. */
+const char *priv_format_caps(uint64_t caps, char *buf, size_t len);
+/* One "CAP_x (why)" per needed capability, "; "-separated, or "none". */
+const char *priv_explain(const struct config *c, const struct kernel_version *kv, char *buf,
+			 size_t len);
+
+struct priv_result {
+	bool switched;			/* started as root, now the configured user */
+	unsigned int uid, gid;
+	uint64_t held;			/* kept, in every set */
+	uint64_t missing;		/* needed but not ours to keep (never had it) */
+	bool bounding;			/* the bounding set was reduced to held */
+};
+
+/*
+ * Switch to user (if root) and keep exactly keep & the permitted set.
+ * 0, or -errno with the reason in err: an unknown user, a user with uid 0,
+ * a failed system call.  Never returns 0 with uid or euid 0.
+ */
+int priv_drop(const char *user, uint64_t keep, struct priv_result *res, char *err,
+	      size_t errlen);
+
+/* priv_drop for configuration c on the running kernel, logged; 0 or -1. */
+int priv_setup(const struct config *c, uint64_t *held);
+
+/*
+ * On reload, a key whose new value needs a capability not in held (or a new
+ * user) keeps its running value; each such key is logged with "restart
+ * memballoond to apply".  Returns how many keys were kept.
+ */
+unsigned int priv_reload_filter(const struct config *running, struct config *next,
+				uint64_t held, const struct kernel_version *kv);
+
+#endif
