@@ -586,7 +586,7 @@ static void reload(struct daemon *d)
 		log_err("reload failed; keeping the running configuration");
 		return;
 	}
-	priv_reload_filter(&old, &c, d->caps, priv_kernel());
+	priv_reload_filter(&old, &c, d->caps, priv_psi_rules());
 	d->cfg = c;
 	log_set_level(c.log_level);
 	apply_channel_limits(d);

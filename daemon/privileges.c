@@ -9,6 +9,7 @@
  * and a new shared library in every guest would buy nothing for them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -23,7 +24,8 @@
 #include "log.h"
 #include "privileges.h"
 
-#define PSI_UNPRIV_WINDOW_US 2000000	/* Linux >= 6.5: unprivileged windows are multiples of 2 s */
+#define PSI_UNPRIV_WINDOW_US 2000000	/* PSI_RULES_UNPRIV_2S */
+#define PSI_PROBE_TRIGGER "some 150000 2000000"
 #define FIRST_RESERVED_FREE_PORT 1024	/* TCP and vsock ports below need CAP_NET_BIND_SERVICE */
 
 #define CAPS_GUARD_RAILS (PRIV_CAP(CAP_SYS_ADMIN) | PRIV_CAP(CAP_NET_ADMIN))
@@ -43,55 +45,35 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 /* ---- what a configuration needs (pure) -------------------------------- */
 
-int priv_parse_kernel_version(const char *release, struct kernel_version *kv)
+enum psi_rules priv_psi_rules_for_release(const char *release)
 {
 	unsigned int major, minor;
 
-	kv->major = 0;
-	kv->minor = 0;
-	kv->known = false;
-	if (sscanf(release, "%u.%u", &major, &minor) != 2)
-		return -EINVAL;
-	kv->major = major;
-	kv->minor = minor;
-	kv->known = true;
-	return 0;
+	if (sscanf(release, "%u.%u", &major, &minor) == 2 &&
+	    (major > 6 || (major == 6 && minor >= 5)))
+		return PSI_RULES_UNPRIV_2S;
+	return PSI_RULES_PRIVILEGED;
 }
 
-const struct kernel_version *priv_kernel(void)
+static enum psi_rules rules_for_running_kernel(void)
 {
-	static struct kernel_version kv;
-	static bool done;
 	struct utsname u;
 
-	if (!done) {
-		if (uname(&u) < 0 || priv_parse_kernel_version(u.release, &kv))
-			kv.known = false;
-		done = true;
-	}
-	return &kv;
+	return uname(&u) < 0 ? PSI_RULES_PRIVILEGED : priv_psi_rules_for_release(u.release);
 }
 
-static bool kernel_at_least(const struct kernel_version *kv, unsigned int major,
-			    unsigned int minor)
-{
-	return kv->known && (kv->major > major || (kv->major == major && kv->minor >= minor));
-}
-
-/*
- * kernel/sched/psi.c: up to 6.4 psi_open() refuses FMODE_WRITE without
- * CAP_SYS_RESOURCE; from 6.5 (commit "sched/psi: Allow unprivileged polling
- * of N*2s period") anyone may open, and psi_trigger_create() refuses a
- * window that is not a multiple of 2 s unless the file was opened with
- * CAP_SYS_RESOURCE effective (file->f_cred).  Both check at open time.
- */
-bool priv_trigger_needs_cap(const struct psi_trigger *t, const struct kernel_version *kv)
+bool priv_trigger_needs_cap(const struct psi_trigger *t, enum psi_rules rules)
 {
 	if (!t->enabled)
 		return false;
-	if (!kernel_at_least(kv, 6, 5))
+	switch (rules) {
+	case PSI_RULES_NONE:
+		return false;
+	case PSI_RULES_UNPRIV_2S:
+		return t->window_us % PSI_UNPRIV_WINDOW_US != 0;
+	default:
 		return true;
-	return t->window_us % PSI_UNPRIV_WINDOW_US != 0;
+	}
 }
 
 bool priv_guard_rails_on(const struct config *c)
@@ -104,11 +86,11 @@ static bool low_port(unsigned int port)
 	return port && port < FIRST_RESERVED_FREE_PORT;
 }
 
-uint64_t priv_needed(const struct config *c, const struct kernel_version *kv)
+uint64_t priv_needed(const struct config *c, enum psi_rules rules)
 {
 	uint64_t caps = 0;
 
-	if (priv_trigger_needs_cap(&c->trigger, kv))
+	if (priv_trigger_needs_cap(&c->trigger, rules))
 		caps |= PRIV_CAP(CAP_SYS_RESOURCE);
 	/*
 	 * The driver's DEV_SET and DEV_RELEASE check CAP_SYS_ADMIN in pre_doit
@@ -179,10 +161,9 @@ static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 		*off += (size_t)n;
 }
 
-const char *priv_explain(const struct config *c, const struct kernel_version *kv, char *buf,
-			 size_t len)
+const char *priv_explain(const struct config *c, enum psi_rules rules, char *buf, size_t len)
 {
-	uint64_t caps = priv_needed(c, kv);
+	uint64_t caps = priv_needed(c, rules);
 	size_t off = 0;
 	char trig[64];
 
@@ -196,8 +177,9 @@ const char *priv_explain(const struct config *c, const struct kernel_version *kv
 	if (caps & PRIV_CAP(CAP_SYS_RESOURCE)) {
 		psi_trigger_format(&c->trigger, trig, sizeof(trig));
 		append(buf, len, &off, "CAP_SYS_RESOURCE (psi_trigger = %s: %s)", trig,
-		       kernel_at_least(kv, 6, 5) ? "a window that is not a multiple of 2 s"
-						 : "any trigger before Linux 6.5");
+		       rules == PSI_RULES_UNPRIV_2S ? "a window that is not a multiple of 2 s"
+						    : "this kernel refuses any trigger "
+						      "without it");
 	}
 	if (caps & CAPS_GUARD_RAILS)
 		append(buf, len, &off, "%sCAP_SYS_ADMIN CAP_NET_ADMIN (%s%s%s)", off ? "; " : "",
@@ -233,7 +215,7 @@ static void format_floor(const struct policy_config *p, char *buf, size_t len)
 }
 
 unsigned int priv_reload_filter(const struct config *running, struct config *next,
-				uint64_t held, const struct kernel_version *kv)
+				uint64_t held, enum psi_rules rules)
 {
 	const uint64_t bind = PRIV_CAP(CAP_NET_BIND_SERVICE);
 	const uint64_t resource = PRIV_CAP(CAP_SYS_RESOURCE);
@@ -249,7 +231,7 @@ unsigned int priv_reload_filter(const struct config *running, struct config *nex
 		kept++;
 	}
 	if (memcmp(&next->trigger, &running->trigger, sizeof(next->trigger)) &&
-	    priv_trigger_needs_cap(&next->trigger, kv) && !(held & resource)) {
+	    priv_trigger_needs_cap(&next->trigger, rules) && !(held & resource)) {
 		psi_trigger_format(&next->trigger, want, sizeof(want));
 		psi_trigger_format(&running->trigger, was, sizeof(was));
 		keep_running("psi_trigger", want, was, resource);
@@ -447,10 +429,55 @@ int priv_drop(const char *user, uint64_t keep, struct priv_result *res, char *er
 	return 0;
 }
 
+enum psi_rules priv_psi_probe(const char *path)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct saved[2], lowered[2];
+	static const char trigger[] = PSI_PROBE_TRIGGER;
+	enum psi_rules rules;
+	int fd;
+
+	if (cap_get(saved))
+		return rules_for_running_kernel();
+	memcpy(lowered, saved, sizeof(lowered));
+	lowered[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective &= ~CAP_TO_MASK(CAP_SYS_RESOURCE);
+	if (syscall(SYS_capset, &hdr, lowered) < 0)
+		return rules_for_running_kernel();
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			rules = PSI_RULES_NONE;
+		else if (errno == EPERM || errno == EACCES)
+			rules = PSI_RULES_PRIVILEGED;
+		else
+			rules = rules_for_running_kernel();
+	} else {
+		/* the trigger exists until close(); an unprivileged one starts no thread */
+		rules = write(fd, trigger, sizeof(trigger)) == (ssize_t)sizeof(trigger) ?
+			PSI_RULES_UNPRIV_2S : rules_for_running_kernel();
+		close(fd);
+	}
+	syscall(SYS_capset, &hdr, saved);	/* priv_drop sets every set again anyway */
+	return rules;
+}
+
+enum psi_rules priv_psi_rules(void)
+{
+	static enum psi_rules rules;
+	static bool done;
+
+	/* the real file, not --proc-root: the kernel's rule is what counts */
+	if (!done) {
+		rules = priv_psi_probe("/proc/pressure/memory");
+		done = true;
+	}
+	return rules;
+}
+
 int priv_setup(const struct config *c, uint64_t *held)
 {
-	const struct kernel_version *kv = priv_kernel();
-	uint64_t need = priv_needed(c, kv);
+	enum psi_rules rules = priv_psi_rules();
+	uint64_t need = priv_needed(c, rules);
 	struct priv_result res;
 	char err[400], why[400], names[96];
 	struct passwd *pw;
@@ -463,7 +490,10 @@ int priv_setup(const struct config *c, uint64_t *held)
 	pw = getpwuid(res.uid);
 	log_info("privileges: running as %s (uid %u, gid %u)%s; capabilities: %s",
 		 pw ? pw->pw_name : "?", res.uid, res.gid,
-		 res.switched ? ", switched from root" : "", priv_explain(c, kv, why, sizeof(why)));
+		 res.switched ? ", switched from root" : "", priv_explain(c, rules, why, sizeof(why)));
+	log_debug("privileges: PSI triggers without CAP_SYS_RESOURCE: %s",
+		  rules == PSI_RULES_NONE ? "no PSI on this kernel" :
+		  rules == PSI_RULES_UNPRIV_2S ? "windows that are multiples of 2 s" : "none");
 	if (res.missing)
 		log_warn("privileges: the configuration needs %s, which memballoond was not "
 			 "given (systemd: AmbientCapabilities=); what needs it will fail with "

@@ -19,33 +19,43 @@
 /* A capability set as a bit mask: bit CAP_x (linux/capability.h). */
 #define PRIV_CAP(c) (UINT64_C(1) << (c))
 
-/* The running kernel's version, as far as the rules below care. */
-struct kernel_version {
-	unsigned int major, minor;
-	bool known;			/* false: uname did not parse; assume the oldest rules */
+/*
+ * What the running kernel lets a process without CAP_SYS_RESOURCE do with a
+ * PSI trigger (kernel/sched/psi.c).  Up to 6.4 psi_open() refuses to open a
+ * pressure file for writing; 6.5 (and 6.1.y from 6.1.42, where the change
+ * was backported) let anyone open it, and psi_trigger_create() refuses only
+ * a window that is not a multiple of 2 s unless the opener had
+ * CAP_SYS_RESOURCE effective.  A Debian ABI name such as 6.1.0-57 does not
+ * tell 6.1.41 from 6.1.42, so the daemon tries it (priv_psi_probe).
+ */
+enum psi_rules {
+	PSI_RULES_NONE,			/* no /proc/pressure/memory: a trigger cannot open anyway */
+	PSI_RULES_PRIVILEGED,		/* every trigger needs CAP_SYS_RESOURCE */
+	PSI_RULES_UNPRIV_2S,		/* only a window that is not a multiple of 2 s does */
 };
 
-/* "6.1.0-57-amd64" -> 6.1; 0 or -EINVAL. */
-int priv_parse_kernel_version(const char *release, struct kernel_version *kv);
-/* uname(2), parsed once. */
-const struct kernel_version *priv_kernel(void);
-
+/* From a uname release alone: 6.5 and later, else (not knowing) the strict rule. */
+enum psi_rules priv_psi_rules_for_release(const char *release);
 /*
- * Whether the kernel refuses this PSI trigger to a process without
- * CAP_SYS_RESOURCE: before Linux 6.5 opening a /proc/pressure file for writing
- * needs it; from 6.5 only a window that is not a multiple of 2 s does.
+ * Try it: create and close a 2 s trigger on path with CAP_SYS_RESOURCE out
+ * of the effective set (both rules check at open time), then restore it.
+ * Falls back to the release when the answer is not clear.
  */
-bool priv_trigger_needs_cap(const struct psi_trigger *t, const struct kernel_version *kv);
+enum psi_rules priv_psi_probe(const char *path);
+/* priv_psi_probe("/proc/pressure/memory"), once. */
+enum psi_rules priv_psi_rules(void);
+
+/* Whether the kernel refuses this trigger to a process without CAP_SYS_RESOURCE. */
+bool priv_trigger_needs_cap(const struct psi_trigger *t, enum psi_rules rules);
 /* Whether a guard rail (release_on_pressure, inflate_floor) is on. */
 bool priv_guard_rails_on(const struct config *c);
 
-/* The capabilities configuration c needs on kernel kv. */
-uint64_t priv_needed(const struct config *c, const struct kernel_version *kv);
+/* The capabilities configuration c needs under rules. */
+uint64_t priv_needed(const struct config *c, enum psi_rules rules);
 /* "CAP_SYS_ADMIN CAP_NET_ADMIN" or "none"; returns buf. */
 const char *priv_format_caps(uint64_t caps, char *buf, size_t len);
 /* One "CAP_x (why)" per needed capability, "; "-separated, or "none". */
-const char *priv_explain(const struct config *c, const struct kernel_version *kv, char *buf,
-			 size_t len);
+const char *priv_explain(const struct config *c, enum psi_rules rules, char *buf, size_t len);
 
 struct priv_result {
 	bool switched;			/* started as root, now the configured user */
@@ -72,6 +82,6 @@ int priv_setup(const struct config *c, uint64_t *held);
  * memballoond to apply".  Returns how many keys were kept.
  */
 unsigned int priv_reload_filter(const struct config *running, struct config *next,
-				uint64_t held, const struct kernel_version *kv);
+				uint64_t held, enum psi_rules rules);
 
 #endif

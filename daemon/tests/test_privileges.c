@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +18,6 @@
 #define RAILS (PRIV_CAP(CAP_SYS_ADMIN) | PRIV_CAP(CAP_NET_ADMIN))
 #define BIND PRIV_CAP(CAP_NET_BIND_SERVICE)
 
-static const struct kernel_version k61 = { 6, 1, true }, k64 = { 6, 4, true },
-	k65 = { 6, 5, true }, k612 = { 6, 12, true }, k73 = { 7, 3, true },
-	kunknown = { 0, 0, false };
-
 static void set(struct config *c, const char *key, const char *value)
 {
 	char err[256];
@@ -27,40 +25,34 @@ static void set(struct config *c, const char *key, const char *value)
 	assert_int_equal(config_set(c, key, value, err, sizeof(err)), 0);
 }
 
-static void kernel_versions(void **state)
+static void psi_rules_from_release(void **state)
 {
-	struct kernel_version kv;
-
 	(void)state;
-	assert_int_equal(priv_parse_kernel_version("6.1.0-57-amd64", &kv), 0);
-	assert_true(kv.known && kv.major == 6 && kv.minor == 1);
-	assert_int_equal(priv_parse_kernel_version("6.12.95+deb12-amd64", &kv), 0);
-	assert_true(kv.known && kv.major == 6 && kv.minor == 12);
-	assert_int_equal(priv_parse_kernel_version("7.3.4+deb13-amd64", &kv), 0);
-	assert_true(kv.known && kv.major == 7 && kv.minor == 3);
-	assert_int_equal(priv_parse_kernel_version("6.5", &kv), 0);
-	assert_true(kv.known && kv.major == 6 && kv.minor == 5);
-	assert_int_equal(priv_parse_kernel_version("linux", &kv), -EINVAL);
-	assert_false(kv.known);
-	assert_int_equal(priv_parse_kernel_version("6", &kv), -EINVAL);
-	assert_false(kv.known);
-	assert_true(priv_kernel()->known);
+	/* a Debian ABI name hides the stable sublevel: 6.1.42 has the 6.5 rule, 6.1.41 not */
+	assert_int_equal(priv_psi_rules_for_release("6.1.0-57-amd64"), PSI_RULES_PRIVILEGED);
+	assert_int_equal(priv_psi_rules_for_release("6.4.16"), PSI_RULES_PRIVILEGED);
+	assert_int_equal(priv_psi_rules_for_release("6.5"), PSI_RULES_UNPRIV_2S);
+	assert_int_equal(priv_psi_rules_for_release("6.12.95+deb12-amd64"), PSI_RULES_UNPRIV_2S);
+	assert_int_equal(priv_psi_rules_for_release("7.3.4+deb13-amd64"), PSI_RULES_UNPRIV_2S);
+	assert_int_equal(priv_psi_rules_for_release("5.19.0"), PSI_RULES_PRIVILEGED);
+	assert_int_equal(priv_psi_rules_for_release("linux"), PSI_RULES_PRIVILEGED);
+	assert_int_equal(priv_psi_rules_for_release("6"), PSI_RULES_PRIVILEGED);
 }
 
-/* kernel/sched/psi.c: 6.1 (psi_open) and 6.5+ (psi_trigger_create) */
+/* kernel/sched/psi.c: psi_open() up to 6.4, psi_trigger_create() from 6.5 and 6.1.42 */
 static void psi_trigger_rules(void **state)
 {
 	static const struct {
 		unsigned int window_us;
-		bool before_6_5, from_6_5;
+		bool unpriv_2s;
 	} cases[] = {
-		{ 500000, true, true },
-		{ 1000000, true, true },	/* the default */
-		{ 1500000, true, true },
-		{ 2000000, true, false },
-		{ 3000000, true, true },
-		{ 4000000, true, false },
-		{ 10000000, true, false },
+		{ 500000, true },
+		{ 1000000, true },	/* the default */
+		{ 1500000, true },
+		{ 2000000, false },
+		{ 3000000, true },
+		{ 4000000, false },
+		{ 10000000, false },
 	};
 	struct psi_trigger t = { .enabled = true, .stall_us = 100000 };
 	struct psi_trigger off = { .enabled = false, .window_us = 1000000 };
@@ -69,16 +61,37 @@ static void psi_trigger_rules(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		t.window_us = cases[i].window_us;
 		t.full = i % 2;
-		assert_int_equal(priv_trigger_needs_cap(&t, &k61), cases[i].before_6_5);
-		assert_int_equal(priv_trigger_needs_cap(&t, &k64), cases[i].before_6_5);
-		assert_int_equal(priv_trigger_needs_cap(&t, &k65), cases[i].from_6_5);
-		assert_int_equal(priv_trigger_needs_cap(&t, &k612), cases[i].from_6_5);
-		assert_int_equal(priv_trigger_needs_cap(&t, &k73), cases[i].from_6_5);
-		/* a kernel we cannot read gets the strict rule */
-		assert_true(priv_trigger_needs_cap(&t, &kunknown));
+		assert_true(priv_trigger_needs_cap(&t, PSI_RULES_PRIVILEGED));
+		assert_int_equal(priv_trigger_needs_cap(&t, PSI_RULES_UNPRIV_2S), cases[i].unpriv_2s);
+		/* no PSI: the trigger cannot open, with or without the capability */
+		assert_false(priv_trigger_needs_cap(&t, PSI_RULES_NONE));
 	}
-	assert_false(priv_trigger_needs_cap(&off, &k61));
-	assert_false(priv_trigger_needs_cap(&off, &kunknown));
+	assert_false(priv_trigger_needs_cap(&off, PSI_RULES_PRIVILEGED));
+	assert_false(priv_trigger_needs_cap(&off, PSI_RULES_UNPRIV_2S));
+}
+
+/* The probe on this machine's kernel: a real trigger, and the effective set comes back. */
+static void psi_probe(void **state)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct before[2], after[2];
+	enum psi_rules rules;
+	struct utsname u;
+
+	(void)state;
+	assert_int_equal(priv_psi_probe("/nonexistent/pressure/memory"), PSI_RULES_NONE);
+	assert_int_equal(syscall(SYS_capget, &hdr, before), 0);
+	rules = priv_psi_probe("/proc/pressure/memory");
+	assert_int_equal(syscall(SYS_capget, &hdr, after), 0);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(uname(&u), 0);
+	if (access("/proc/pressure/memory", F_OK) < 0)
+		assert_int_equal(rules, PSI_RULES_NONE);
+	else if (priv_psi_rules_for_release(u.release) == PSI_RULES_UNPRIV_2S)
+		assert_int_equal(rules, PSI_RULES_UNPRIV_2S);
+	else
+		assert_int_not_equal(rules, PSI_RULES_NONE);
+	assert_int_equal(priv_psi_rules(), rules);
 }
 
 static void needed_by_config(void **state)
@@ -89,73 +102,73 @@ static void needed_by_config(void **state)
 	(void)state;
 	/* the defaults: a 1 s trigger, no guard rails, no listener */
 	config_defaults(&c);
-	assert_int_equal(priv_needed(&c, &k61), RESOURCE);
-	assert_int_equal(priv_needed(&c, &k612), RESOURCE);
-	assert_string_equal(priv_format_caps(priv_needed(&c, &k61), buf, sizeof(buf)),
+	assert_int_equal(priv_needed(&c, PSI_RULES_PRIVILEGED), RESOURCE);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), RESOURCE);
+	assert_string_equal(priv_format_caps(priv_needed(&c, PSI_RULES_PRIVILEGED), buf, sizeof(buf)),
 			    "CAP_SYS_RESOURCE");
-	assert_string_equal(priv_explain(&c, &k61, buf, sizeof(buf)),
-			    "CAP_SYS_RESOURCE (psi_trigger = some 150000 1000000: any trigger "
-			    "before Linux 6.5)");
-	assert_string_equal(priv_explain(&c, &k612, buf, sizeof(buf)),
+	assert_string_equal(priv_explain(&c, PSI_RULES_PRIVILEGED, buf, sizeof(buf)),
+			    "CAP_SYS_RESOURCE (psi_trigger = some 150000 1000000: this kernel "
+			    "refuses any trigger without it)");
+	assert_string_equal(priv_explain(&c, PSI_RULES_UNPRIV_2S, buf, sizeof(buf)),
 			    "CAP_SYS_RESOURCE (psi_trigger = some 150000 1000000: a window that "
 			    "is not a multiple of 2 s)");
 
 	/* no trigger, no guard rails: nothing */
 	set(&c, "psi_trigger", "off");
-	assert_int_equal(priv_needed(&c, &k61), 0);
+	assert_int_equal(priv_needed(&c, PSI_RULES_PRIVILEGED), 0);
 	assert_string_equal(priv_format_caps(0, buf, sizeof(buf)), "none");
-	assert_string_equal(priv_explain(&c, &k61, buf, sizeof(buf)), "none");
+	assert_string_equal(priv_explain(&c, PSI_RULES_PRIVILEGED, buf, sizeof(buf)), "none");
 
 	/* a 2 s multiple is unprivileged from 6.5 on */
 	set(&c, "psi_trigger", "full 100000 4000000");
-	assert_int_equal(priv_needed(&c, &k61), RESOURCE);
-	assert_int_equal(priv_needed(&c, &k612), 0);
-	assert_int_equal(priv_needed(&c, &k73), 0);
+	assert_int_equal(priv_needed(&c, PSI_RULES_PRIVILEGED), RESOURCE);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), 0);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), 0);
 
 	/* guard rails: DEV_SET/DEV_RELEASE check CAP_SYS_ADMIN and GENL_ADMIN_PERM */
 	set(&c, "release_on_pressure", "yes");
-	assert_int_equal(priv_needed(&c, &k612), RAILS);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), RAILS);
 	assert_string_equal(priv_format_caps(RAILS, buf, sizeof(buf)),
 			    "CAP_NET_ADMIN CAP_SYS_ADMIN");
 	set(&c, "inflate_floor", "512");
-	assert_string_equal(priv_explain(&c, &k612, buf, sizeof(buf)),
+	assert_string_equal(priv_explain(&c, PSI_RULES_UNPRIV_2S, buf, sizeof(buf)),
 			    "CAP_SYS_ADMIN CAP_NET_ADMIN (release_on_pressure, inflate_floor)");
 	set(&c, "release_on_pressure", "no");
-	assert_int_equal(priv_needed(&c, &k612), RAILS);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), RAILS);
 	set(&c, "inflate_floor", "25%");
-	assert_int_equal(priv_needed(&c, &k612), RAILS);
-	assert_string_equal(priv_explain(&c, &k612, buf, sizeof(buf)),
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), RAILS);
+	assert_string_equal(priv_explain(&c, PSI_RULES_UNPRIV_2S, buf, sizeof(buf)),
 			    "CAP_SYS_ADMIN CAP_NET_ADMIN (inflate_floor)");
 	set(&c, "inflate_floor", "off");
-	assert_int_equal(priv_needed(&c, &k612), 0);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), 0);
 
 	/* ports below 1024, on either listener */
 	set(&c, "tcp", "127.0.0.1:1024");
 	set(&c, "vsock", "2187");
-	assert_int_equal(priv_needed(&c, &k612), 0);
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), 0);
 	set(&c, "tcp", "[::1]:1023");
-	assert_int_equal(priv_needed(&c, &k612), BIND);
-	assert_string_equal(priv_explain(&c, &k612, buf, sizeof(buf)),
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), BIND);
+	assert_string_equal(priv_explain(&c, PSI_RULES_UNPRIV_2S, buf, sizeof(buf)),
 			    "CAP_NET_BIND_SERVICE (tcp port below 1024)");
 	set(&c, "tcp", "off");
 	set(&c, "vsock", "22");
-	assert_int_equal(priv_needed(&c, &k612), BIND);
-	assert_string_equal(priv_explain(&c, &k612, buf, sizeof(buf)),
+	assert_int_equal(priv_needed(&c, PSI_RULES_UNPRIV_2S), BIND);
+	assert_string_equal(priv_explain(&c, PSI_RULES_UNPRIV_2S, buf, sizeof(buf)),
 			    "CAP_NET_BIND_SERVICE (vsock port below 1024)");
 
 	/* all of it, explained in one line */
 	set(&c, "psi_trigger", "some 150000 1000000");
 	set(&c, "release_on_pressure", "yes");
-	assert_int_equal(priv_needed(&c, &k61), RESOURCE | RAILS | BIND);
+	assert_int_equal(priv_needed(&c, PSI_RULES_PRIVILEGED), RESOURCE | RAILS | BIND);
 	assert_string_equal(priv_format_caps(RESOURCE | RAILS | BIND, buf, sizeof(buf)),
 			    "CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_RESOURCE");
-	assert_string_equal(priv_explain(&c, &k61, buf, sizeof(buf)),
-			    "CAP_SYS_RESOURCE (psi_trigger = some 150000 1000000: any trigger "
-			    "before Linux 6.5); CAP_SYS_ADMIN CAP_NET_ADMIN (release_on_pressure); "
-			    "CAP_NET_BIND_SERVICE (vsock port below 1024)");
+	assert_string_equal(priv_explain(&c, PSI_RULES_PRIVILEGED, buf, sizeof(buf)),
+			    "CAP_SYS_RESOURCE (psi_trigger = some 150000 1000000: this kernel "
+			    "refuses any trigger without it); CAP_SYS_ADMIN CAP_NET_ADMIN "
+			    "(release_on_pressure); CAP_NET_BIND_SERVICE (vsock port below 1024)");
 	/* a short buffer is cut, never overrun */
 	assert_string_equal(priv_format_caps(RAILS, buf, 9), "CAP_NET_");
-	assert_int_equal(strlen(priv_explain(&c, &k61, buf, 20)), 19);
+	assert_int_equal(strlen(priv_explain(&c, PSI_RULES_PRIVILEGED, buf, 20)), 19);
 }
 
 static void user_key(void **state)
@@ -204,7 +217,7 @@ static void reload_keeps_what_needs_a_dropped_capability(void **state)
 	set(&next, "user", "other");
 	set(&next, "sample_interval", "9");
 	set(&next, "release_mib", "64");
-	assert_int_equal(priv_reload_filter(&run, &next, 0, &k612), 6);
+	assert_int_equal(priv_reload_filter(&run, &next, 0, PSI_RULES_UNPRIV_2S), 6);
 	want = run;
 	set(&want, "sample_interval", "9");
 	set(&want, "release_mib", "64");
@@ -213,11 +226,11 @@ static void reload_keeps_what_needs_a_dropped_capability(void **state)
 	/* a 2 s trigger needs nothing on 6.5+, but does on 6.1 */
 	next = run;
 	set(&next, "psi_trigger", "full 100000 2000000");
-	assert_int_equal(priv_reload_filter(&run, &next, 0, &k612), 0);
+	assert_int_equal(priv_reload_filter(&run, &next, 0, PSI_RULES_UNPRIV_2S), 0);
 	assert_true(next.trigger.enabled && next.trigger.window_us == 2000000);
 	next = run;
 	set(&next, "psi_trigger", "full 100000 2000000");
-	assert_int_equal(priv_reload_filter(&run, &next, 0, &k61), 1);
+	assert_int_equal(priv_reload_filter(&run, &next, 0, PSI_RULES_PRIVILEGED), 1);
 	assert_false(next.trigger.enabled);
 
 	/* held: everything applies */
@@ -228,13 +241,15 @@ static void reload_keeps_what_needs_a_dropped_capability(void **state)
 	set(&next, "tcp", "127.0.0.1:443");
 	set(&next, "vsock", "1000");
 	want = next;
-	assert_int_equal(priv_reload_filter(&run, &next, RESOURCE | RAILS | BIND, &k61), 0);
+	assert_int_equal(priv_reload_filter(&run, &next, RESOURCE | RAILS | BIND,
+					    PSI_RULES_PRIVILEGED), 0);
 	assert_memory_equal(&next, &want, sizeof(next));
 
 	/* half the guard rails' capabilities is not enough */
 	next = run;
 	set(&next, "inflate_floor", "512");
-	assert_int_equal(priv_reload_filter(&run, &next, PRIV_CAP(CAP_SYS_ADMIN), &k61), 1);
+	assert_int_equal(priv_reload_filter(&run, &next, PRIV_CAP(CAP_SYS_ADMIN),
+					    PSI_RULES_PRIVILEGED), 1);
 	assert_int_equal(next.policy.floor_pages, 0);
 
 	/* turning things off, or high ports, never needs anything */
@@ -246,12 +261,12 @@ static void reload_keeps_what_needs_a_dropped_capability(void **state)
 	set(&next, "inflate_floor", "off");
 	set(&next, "tcp", "127.0.0.1:8080");
 	want = next;
-	assert_int_equal(priv_reload_filter(&run, &next, 0, &k61), 0);
+	assert_int_equal(priv_reload_filter(&run, &next, 0, PSI_RULES_PRIVILEGED), 0);
 	assert_memory_equal(&next, &want, sizeof(next));
 
 	/* unchanged values are not "new": nothing to keep */
 	next = run;
-	assert_int_equal(priv_reload_filter(&run, &next, 0, &k61), 0);
+	assert_int_equal(priv_reload_filter(&run, &next, 0, PSI_RULES_PRIVILEGED), 0);
 	log_set_level(LOG_INFO);
 }
 
@@ -372,8 +387,9 @@ static void drop_for_real(void **state)
 int run_privileges_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(kernel_versions),
+		cmocka_unit_test(psi_rules_from_release),
 		cmocka_unit_test(psi_trigger_rules),
+		cmocka_unit_test(psi_probe),
 		cmocka_unit_test(needed_by_config),
 		cmocka_unit_test(user_key),
 		cmocka_unit_test(reload_keeps_what_needs_a_dropped_capability),
