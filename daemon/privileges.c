@@ -116,37 +116,10 @@ static const char *cap_name(unsigned int cap)
 	}
 }
 
-const char *priv_format_caps(uint64_t caps, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	if (!len)
-		return buf;
-	buf[0] = '\0';
-	if (!caps) {
-		snprintf(buf, len, "none");
-		return buf;
-	}
-	for (unsigned int cap = 0; cap < 64 && off < len; cap++) {
-		const char *name = cap_name(cap);
-		int n;
-
-		if (!(caps & PRIV_CAP(cap)))
-			continue;
-		if (name)
-			n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", name);
-		else
-			n = snprintf(buf + off, len - off, "%scap_%u", off ? " " : "", cap);
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
-	return buf;
-}
-
 static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Add to a string that may be cut short, never overrun. */
 static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
@@ -161,19 +134,37 @@ static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 		*off += (size_t)n;
 }
 
+/* Nothing appended: "none". */
+static const char *finish(char *buf, size_t len, size_t off)
+{
+	if (len && !off)
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+const char *priv_format_caps(uint64_t caps, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (unsigned int cap = 0; cap < 64; cap++) {
+		const char *name = cap_name(cap);
+
+		if (!(caps & PRIV_CAP(cap)))
+			continue;
+		if (name)
+			append(buf, len, &off, "%s%s", off ? " " : "", name);
+		else
+			append(buf, len, &off, "%scap_%u", off ? " " : "", cap);
+	}
+	return finish(buf, len, off);
+}
+
 const char *priv_explain(const struct config *c, enum psi_rules rules, char *buf, size_t len)
 {
 	uint64_t caps = priv_needed(c, rules);
 	size_t off = 0;
 	char trig[64];
 
-	if (!len)
-		return buf;
-	buf[0] = '\0';
-	if (!caps) {
-		snprintf(buf, len, "none");
-		return buf;
-	}
 	if (caps & PRIV_CAP(CAP_SYS_RESOURCE)) {
 		psi_trigger_format(&c->trigger, trig, sizeof(trig));
 		append(buf, len, &off, "CAP_SYS_RESOURCE (psi_trigger = %s: %s)", trig,
@@ -190,7 +181,7 @@ const char *priv_explain(const struct config *c, enum psi_rules rules, char *buf
 	if (caps & PRIV_CAP(CAP_NET_BIND_SERVICE))
 		append(buf, len, &off, "%sCAP_NET_BIND_SERVICE (%s port below %d)", off ? "; " : "",
 		       low_port(c->tcp_port) ? "tcp" : "vsock", FIRST_RESERVED_FREE_PORT);
-	return buf;
+	return finish(buf, len, off);
 }
 
 /* ---- reload ----------------------------------------------------------- */
@@ -335,14 +326,15 @@ static int ambient_set(uint64_t caps)
 	return 0;
 }
 
-static int switch_user(const char *user, struct priv_result *res, uint64_t keep, char *err,
-		       size_t errlen)
-{
-	struct passwd *pw;
+struct target_user {
 	char name[64];
 	uid_t uid;
 	gid_t gid;
-	int rc;
+};
+
+static int lookup_user(const char *user, struct target_user *t, char *err, size_t errlen)
+{
+	struct passwd *pw;
 
 	errno = 0;
 	pw = getpwnam(user);
@@ -358,55 +350,60 @@ static int switch_user(const char *user, struct priv_result *res, uint64_t keep,
 	if (pw->pw_uid == 0)
 		return fail(err, errlen, -EPERM,
 			    "user '%s' has uid 0: memballoond does not run as root", user);
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	snprintf(name, sizeof(name), "%s", pw->pw_name);
+	snprintf(t->name, sizeof(t->name), "%s", pw->pw_name);
+	t->uid = pw->pw_uid;
+	t->gid = pw->pw_gid;
+	return 0;
+}
 
-	/* PR_CAPBSET_DROP needs CAP_SETPCAP, which only root has here */
-	rc = bounding_drop(keep);
-	if (rc)
-		return fail(err, errlen, rc, "dropping the bounding set: %s", strerror(-rc));
-	res->bounding = true;
+static int switch_user(const struct target_user *t, char *err, size_t errlen)
+{
 	/* keep the permitted set across setresuid; capset trims it right after */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return fail(err, errlen, -errno, "PR_SET_KEEPCAPS: %s", strerror(errno));
-	if (initgroups(name, gid) < 0)
-		return fail(err, errlen, -errno, "initgroups(%s): %s", name, strerror(errno));
-	if (setresgid(gid, gid, gid) < 0)
-		return fail(err, errlen, -errno, "setresgid(%u): %s", (unsigned int)gid,
+	if (initgroups(t->name, t->gid) < 0)
+		return fail(err, errlen, -errno, "initgroups(%s): %s", t->name, strerror(errno));
+	if (setresgid(t->gid, t->gid, t->gid) < 0)
+		return fail(err, errlen, -errno, "setresgid(%u): %s", (unsigned int)t->gid,
 			    strerror(errno));
-	if (setresuid(uid, uid, uid) < 0)
-		return fail(err, errlen, -errno, "setresuid(%u): %s", (unsigned int)uid,
+	if (setresuid(t->uid, t->uid, t->uid) < 0)
+		return fail(err, errlen, -errno, "setresuid(%u): %s", (unsigned int)t->uid,
 			    strerror(errno));
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	res->switched = true;
 	return 0;
 }
 
 int priv_drop(const char *user, uint64_t keep, struct priv_result *res, char *err,
 	      size_t errlen)
 {
+	bool root = getuid() == 0 || geteuid() == 0;
 	struct __user_cap_data_struct data[2];
+	struct target_user target;
 	uint64_t permitted;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (getuid() == 0 || geteuid() == 0) {
-		rc = switch_user(user, res, keep, err, errlen);
+	/* nothing changes before the user is known to be fine */
+	if (root) {
+		rc = lookup_user(user, &target, err, errlen);
 		if (rc)
 			return rc;
-	} else {
-		rc = cap_get(data);
+	}
+	rc = cap_get(data);
+	if (rc)
+		return fail(err, errlen, rc, "capget: %s", strerror(-rc));
+	/* the bounding set shrinks only with CAP_SETPCAP: root has it, the unit's user not */
+	if (cap_mask(data[0].effective, data[1].effective) & PRIV_CAP(CAP_SETPCAP)) {
+		rc = bounding_drop(keep);
 		if (rc)
-			return fail(err, errlen, rc, "capget: %s", strerror(-rc));
-		/* started unprivileged: the bounding set shrinks only with CAP_SETPCAP */
-		if (cap_mask(data[0].effective, data[1].effective) & PRIV_CAP(CAP_SETPCAP)) {
-			rc = bounding_drop(keep);
-			if (rc)
-				return fail(err, errlen, rc, "dropping the bounding set: %s",
-					    strerror(-rc));
-			res->bounding = true;
-		}
+			return fail(err, errlen, rc, "dropping the bounding set: %s", strerror(-rc));
+		res->bounding = true;
+	}
+	if (root) {
+		rc = switch_user(&target, err, errlen);
+		if (rc)
+			return rc;
+		res->switched = true;
 	}
 	rc = cap_get(data);
 	if (rc)

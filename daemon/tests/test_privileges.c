@@ -331,7 +331,7 @@ static void drop_in_child(const char *user, uint64_t keep, struct child_report *
 
 static void drop_for_real(void **state)
 {
-	struct child_report r;
+	struct child_report r, self;
 
 	(void)state;
 	if (getuid() == 0) {
@@ -360,12 +360,17 @@ static void drop_for_real(void **state)
 		assert_int_equal(r.inh | r.prm | r.eff | r.bnd | r.amb, 0);
 		assert_int_equal(r.nnp, 1);
 
-		/* an unknown user: refused, with the fix named */
+		/* an unknown user: refused, with the fix named, before anything changed */
+		memset(&self, 0, sizeof(self));
+		read_status(&self);
 		drop_in_child("no-such-user-mb", BIND, &r);
 		assert_int_equal(r.rc, -ENOENT);
 		assert_non_null(strstr(r.err, "user 'no-such-user-mb' does not exist: create it"));
 		assert_non_null(strstr(r.err, "systemd-sysusers"));
 		assert_int_equal(r.uid[0], 0);
+		assert_int_equal(r.bnd, self.bnd);
+		assert_int_equal(r.eff, self.eff);
+		assert_int_equal(r.nnp, self.nnp);
 
 		/* root itself is refused */
 		drop_in_child("root", 0, &r);
