@@ -26,6 +26,7 @@ void config_defaults(struct config *c)
 	c->idle_timeout_s = CONFIG_IDLE_TIMEOUT_S;
 	c->request_rate = CONFIG_REQUEST_RATE;
 	c->vsock_allow = (struct cid_acl){ .n = 1, .cid = { ACL_CID_HOST } };
+	snprintf(c->user, sizeof(c->user), "%s", CONFIG_DEFAULT_USER);
 	policy_defaults(&c->policy);
 }
 
@@ -196,6 +197,20 @@ static bool valid_port_name(const char *v)
 	return true;
 }
 
+/* A POSIX-portable user name, as useradd and systemd-sysusers accept it. */
+static bool valid_user_name(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!n || n > 31 || *v == '-' || (*v >= '0' && *v <= '9'))
+		return false;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || *v == '_' || *v == '-' || *v == '.'))
+			return false;
+	return true;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	unsigned long long x;
@@ -266,6 +281,11 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		if (acl_parse_cid(value, &c->vsock_allow))
 			return fail(err, errlen, "vsock_allow: expected any, or up to %d CIDs "
 				    "(2 is the host)", ACL_MAX);
+	} else if (!strcmp(key, "user")) {
+		if (!valid_user_name(value))
+			return fail(err, errlen, "user: expected a user name");
+		memset(c->user, 0, sizeof(c->user));
+		snprintf(c->user, sizeof(c->user), "%s", value);
 	} else if (!strcmp(key, "release_on_pressure")) {
 		if (parse_bool(value, &c->policy.release_enabled))
 			return fail(err, errlen, "release_on_pressure: expected yes or no");
@@ -418,6 +438,7 @@ void config_write(const struct config *c, FILE *f)
 	fprintf(f, "tcp_allow = %s\n", acl);
 	acl_format_cid(&c->vsock_allow, acl, sizeof(acl));
 	fprintf(f, "vsock_allow = %s\n", acl);
+	fprintf(f, "user = %s\n", c->user);
 	fprintf(f, "release_on_pressure = %s\n", p->release_enabled ? "yes" : "no");
 	fprintf(f, "release_full_avg10 = %.2f\n", p->release_full_avg10);
 	fprintf(f, "release_hold = %u\n", p->release_hold_s);

@@ -16,6 +16,7 @@
 #define CONFIG_MOM_PORT 2187
 #define CONFIG_IDLE_TIMEOUT_S 60
 #define CONFIG_REQUEST_RATE 20
+#define CONFIG_DEFAULT_USER "memballoon"
 
 struct psi_trigger {
 	bool enabled;
@@ -38,6 +39,7 @@ struct config {
 	unsigned int request_rate;	/* lines per second per connection, burst as many */
 	struct ip_acl tcp_allow;	/* peers TCP accepts; empty: any */
 	struct cid_acl vsock_allow;	/* peers vsock accepts */
+	char user[64];			/* runs as this user when started as root */
 	struct policy_config policy;
 };
 

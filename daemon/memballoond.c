@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "mbnl.h"
 #include "policy.h"
+#include "privileges.h"
 #include "report.h"
 #include "sample.h"
 #include "sdnotify.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct override overrides[MAX_OVERRIDES];	/* command line, re-applied on reload */
 	size_t noverrides;
 	const char *proc_root;
+	uint64_t caps;			/* kept at startup (privileges.h) */
 
 	int epfd;
 	struct source sig, sample_timer, watchdog_timer, psi;
@@ -602,6 +604,7 @@ static void reload(struct daemon *d)
 		log_err("reload failed; keeping the running configuration");
 		return;
 	}
+	priv_reload_filter(&old, &c, d->caps, priv_psi_rules());
 	d->cfg = c;
 	log_set_level(c.log_level);
 	apply_channel_limits(d);
@@ -954,6 +957,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(d->cfg.log_level);
+	if (priv_setup(&d->cfg, &d->caps))
+		return 1;
 
 	rc = setup(d);
 	if (rc) {

@@ -12,6 +12,9 @@ PKGS="gcc gcc-12 make libc6-dev libelf-dev libssl3 bc flex bison kmod
 # the daemon (daemon/): its libraries, unit tests, fuzzers, man page check
 PKGS="$PKGS pkgconf libudev-dev libnl-3-dev libnl-genl-3-dev libcmocka-dev
       clang-14 libclang-rt-14-dev groff-base"
+# packaging/: systemd-analyze and systemd-sysusers check the unit offline
+# (scripts/check-unit.sh); nothing is started
+PKGS="$PKGS systemd"
 PKGS="$PKGS $*"
 
 missing=""

@@ -97,17 +97,29 @@ def main():
     with open(conf, "w") as f:
         f.write("tcp = 127.0.0.1:%d\nserial_port = off\nsample_interval = 1\n" % port)
     notify = Notify(os.path.join(tmp, "notify"))
+    # started as root, the daemon runs as user= (nobody here): it must still
+    # reach the notify socket and read its configuration on reload
+    os.chmod(tmp, 0o755)
+    os.chmod(notify.path, 0o666)
     logpath = os.path.join(tmp, "log")
     env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="400000")
     env.pop("JOURNAL_STREAM", None)
     log = open(logpath, "w")
-    p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC, "--psi-trigger", "off"],
-                         env=env, stderr=log, stdout=log)
+    p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC, "--psi-trigger", "off",
+                          "--set", "user=nobody"], env=env, stderr=log, stdout=log)
     try:
         check("READY=1", notify.wait("READY=1") is not None)
         st = notify.wait("STATUS=", 3)
         check("STATUS=", st is not None and "balloon" in st, repr(st))
         check("WATCHDOG=1 within the watchdog period", notify.wait("WATCHDOG=1", 1) is not None)
+
+        status = open("/proc/%d/status" % p.pid).read()
+        ids = [l.split()[1:] for l in status.splitlines() if l.startswith(("Uid:", "Gid:"))]
+        caps = [l.split()[1] for l in status.splitlines() if l.startswith("Cap")]
+        want_uid = "65534" if os.getuid() == 0 else str(os.getuid())
+        check("privileges: not root, no capability, no_new_privs",
+              all(i == want_uid for i in ids[0]) and set(caps) == {"0000000000000000"} and
+              "NoNewPrivs:\t1" in status, status)
 
         s = connect(port)
         check("TCP listener", s is not None)
@@ -202,6 +214,11 @@ def main():
                        stderr=subprocess.PIPE, text=True)
     check("bad override: exit 1 with the reason", r.returncode == 1 and
           "max_clients: expected 1..1024" in r.stderr, r.stderr)
+    if os.getuid() == 0:
+        r = subprocess.run([daemon, "-c", "/dev/null", "--set", "user=no-such-user-mb"],
+                           stderr=subprocess.PIPE, text=True)
+        check("unknown user: exit 1 naming the fix", r.returncode == 1 and
+              "user 'no-such-user-mb' does not exist: create it" in r.stderr, r.stderr)
     r = subprocess.run([daemon, "--bogus"], stderr=subprocess.PIPE, text=True)
     check("unknown option: exit 2", r.returncode == 2)
     for how in (["--tcp", "2187"], ["-s", "tcp=2187"]):
@@ -315,7 +332,7 @@ def hostile(daemon, tmp):
     with open(conf, "w") as f:
         f.write("tcp = 127.0.0.1:%d\nserial_port = off\nsample_interval = 1\n"
                 "max_clients = %d\nrequest_timeout = 3\nidle_timeout = %d\n"
-                "request_rate = %d\npsi_trigger = off\n" % (port, MAX_CLIENTS, IDLE_S, RATE))
+                "request_rate = %d\npsi_trigger = off\nuser = nobody\n" % (port, MAX_CLIENTS, IDLE_S, RATE))
     logpath = os.path.join(tmp, "hostile.log")
     log = open(logpath, "w")
     p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
@@ -450,7 +467,7 @@ def hostile(daemon, tmp):
     port = free_port()
     with open(conf, "w") as f:
         f.write("tcp = 127.0.0.1:%d\nserial_port = off\ntcp_allow = 10.0.0.0/8 ::1\n"
-                "psi_trigger = off\n" % port)
+                "psi_trigger = off\nuser = nobody\n" % port)
     log = open(logpath, "w")
     p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
     try:

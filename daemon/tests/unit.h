@@ -50,5 +50,6 @@ int run_sdnotify_tests(void);
 int run_strbuf_tests(void);
 int run_acl_tests(void);
 int run_channels_tests(void);
+int run_privileges_tests(void);
 
 #endif
