@@ -17,8 +17,10 @@
  * queues number down, as QEMU and Linux expect), primes the stats queue and
  * marks the device ready.  Transport callbacks only wake a waiter or queue
  * work, and only while stop_work is clear.  Removal sets stop_work, cancels
- * the work, gives every page back to the guest (telling the host), resets
- * the device and deletes the queues, in that order.
+ * the work (no work item waits for a host that does not answer), gives
+ * every page back to the guest (telling the host), resets the device, gives
+ * back the hinted blocks the host never used and deletes the queues, in
+ * that order.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -76,7 +78,7 @@ static const struct {
 	[MB_VQ_STATS] = { VIRTIO_BALLOON_F_STATS_VQ,
 			  { "stats", mb_stats_requested } },
 	[MB_VQ_FREE_PAGE] = { VIRTIO_BALLOON_F_FREE_PAGE_HINT,
-			      { "free_page_vq", mb_vq_acked } },
+			      { "free_page_vq", mb_hint_vq_done } },
 	[MB_VQ_REPORTING] = { VIRTIO_BALLOON_F_REPORTING,
 			      { "reporting_vq", mb_vq_acked } },
 };
@@ -200,6 +202,7 @@ err_stop:
 	mb_hint_exit(mb);
 	mb_reporting_exit(mb);
 	virtio_reset_device(vdev);
+	mb_hint_reset(mb);
 	vdev->config->del_vqs(vdev);
 err_free:
 	mb_free(mb);
@@ -220,6 +223,8 @@ static void mb_remove(struct virtio_device *vdev)
 	mb_deflate_all(mb);
 
 	virtio_reset_device(vdev);
+	/* The host can no longer use a hinted block: all of them go back. */
+	mb_hint_reset(mb);
 	vdev->config->del_vqs(vdev);
 	mb_free(mb);
 }
@@ -246,13 +251,14 @@ static int mb_freeze(struct virtio_device *vdev)
 
 	mb_reporting_exit(mb);
 	mb_stop_work(mb);
-	mb_hint_reset(mb);
 	mb_deflate_all(mb);
 
 	mutex_lock(&mb->lock);
 	mb->frozen = true;
 	mutex_unlock(&mb->lock);
 	virtio_reset_device(vdev);
+	/* Only now can no hinted block be used by the host any more. */
+	mb_hint_reset(mb);
 	vdev->config->del_vqs(vdev);
 	return 0;
 }

@@ -132,7 +132,11 @@ struct memballoon {
 	struct notifier_block oom_nb;
 	/* REPORTING: the page_reporting core calls us through this. */
 	struct page_reporting_dev_info pr_dev_info;
-	/* FREE_PAGE_HINT: blocks hinted to the host, kept until DONE. */
+	/*
+	 * FREE_PAGE_HINT: blocks hinted to the host, kept until DONE.
+	 * hint_work runs on a config change and whenever the host used free
+	 * page queue entries; it never waits for the host.
+	 */
 	struct work_struct hint_work;
 	spinlock_t hint_lock;	/* protects hint_sent, hint_pages, hint_blocks */
 	struct list_head hint_sent;	/* in the queue, not yet used by the host */
@@ -140,6 +144,7 @@ struct memballoon {
 	unsigned long hint_blocks;
 	unsigned long hint_flags;	/* MB_HINT_READ_ID */
 	u32 hint_cmd_received;		/* last ID read; hint_work only */
+	bool hint_running;		/* blocks go out for hint_cmd_active */
 	__virtio32 hint_cmd_active;	/* outbufs: DMA-able, so not on stack */
 	__virtio32 hint_cmd_stop;
 	struct shrinker *hint_shrinker;
@@ -219,6 +224,7 @@ int mb_hint_init(struct memballoon *mb);
 void mb_hint_exit(struct memballoon *mb);
 void mb_hint_reset(struct memballoon *mb);
 void mb_hint_config_changed(struct memballoon *mb);
+void mb_hint_vq_done(struct virtqueue *vq);
 
 /* netlink.c: the memballoon generic netlink family */
 int mb_nl_init(void);
