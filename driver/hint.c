@@ -153,7 +153,7 @@ static void mb_hint_fill(struct memballoon *mb, u32 cmd)
 		cond_resched();
 	}
 	if (hinted)
-		WRITE_ONCE(mb->counters.hinted, mb->counters.hinted + hinted);
+		mb_count(mb, &mb->counters.hinted, hinted);
 }
 
 /* Send @cmd's ID and start hinting for it; 0 or -errno. */
