@@ -590,6 +590,8 @@ unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 		if (!n)
 			break;
 		done += n * MB_PFNS_PER_PAGE;
+		/* A host that acks at once never lets us sleep in between. */
+		cond_resched();
 	}
 	if (event == MEMBALLOON_EVENT_OOM_DEFLATE) {
 		/* Called with the OOM lock held: no messages built here. */
