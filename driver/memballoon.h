@@ -82,8 +82,9 @@ struct mb_counters {
 
 /*
  * Locking, outermost first:
- *  - mb_nl_devices_lock (netlink.c): the device list; held only to find a
- *    device and take an nl_users reference, never across a host round trip;
+ *  - mb_nl_devices_lock (netlink.c): the device list; held only to walk it
+ *    (a lookup and its nl_users reference, or a dump filling its messages),
+ *    never across a host round trip;
  *  - lock: the inflate and deflate queues, held across their round trips;
  *  - hint_lock, b_dev_info.pages_lock, stop_lock: leaves;
  *  - state_lock: a leaf; what netlink reads without waiting for the host.
@@ -153,7 +154,10 @@ struct memballoon {
 	u64 floor_pages;			/* state_lock */
 	/* Pages accepted by DEV_RELEASE, not yet released by release_work. */
 	u32 release_pending;			/* state_lock */
-	/* When the last MB_ADMIN_BURST admin changes were accepted (ring). */
+	/*
+	 * When the last MB_ADMIN_BURST admin changes were accepted (a ring;
+	 * set before the device is listed).
+	 */
 	unsigned long admin_times[MB_ADMIN_BURST];	/* state_lock */
 	unsigned int admin_next;			/* state_lock */
 
@@ -209,7 +213,7 @@ struct memballoon {
 	bool hint_running;		/* blocks go out for hint_cmd_active */
 	__virtio32 hint_cmd_active;	/* outbufs: DMA-able, so not on stack */
 	__virtio32 hint_cmd_stop;
-	struct shrinker *hint_shrinker;	/* set at probe */
+	struct shrinker *hint_shrinker;	/* set at probe, cleared at removal */
 
 	/* Stats: exactly one buffer lives in the stats queue. */
 	struct work_struct stats_work;
