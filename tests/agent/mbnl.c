@@ -90,6 +90,15 @@ static const char *const event_names[MEMBALLOON_EVENT_MAX + 1] = {
 	[MEMBALLOON_EVENT_TARGET_REACHED] = "target-reached",
 };
 
+/* Walk the top-level attributes of a generic netlink message @h. */
+#define for_each_genl_attr(a, len, h)						\
+	for ((a) = (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),	\
+	     (len) = (h)->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);		\
+	     (len) >= NLA_HDRLEN && (a)->nla_len >= NLA_HDRLEN &&		\
+	     (a)->nla_len <= (len);						\
+	     (len) -= NLA_ALIGN((a)->nla_len),					\
+	     (a) = (struct nlattr *)((char *)(a) + NLA_ALIGN((a)->nla_len)))
+
 struct req {
 	struct nlmsghdr nlh;
 	struct genlmsghdr genl;
@@ -183,14 +192,11 @@ static int recv_replies(msg_fn fn, int quiet)
 
 static void print_dev(struct nlmsghdr *h)
 {
-	struct genlmsghdr *g = NLMSG_DATA(h);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct nlattr *a;
+	int len;
 	const char *sep = "";
 
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for_each_genl_attr(a, len, h) {
 		int t = a->nla_type & NLA_TYPE_MASK;
 		void *d = (char *)a + NLA_HDRLEN;
 		int dl = a->nla_len - NLA_HDRLEN;
@@ -217,13 +223,10 @@ static void print_dev(struct nlmsghdr *h)
 
 static void parse_family(struct nlmsghdr *h)
 {
-	struct genlmsghdr *g = NLMSG_DATA(h);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct nlattr *a;
+	int len;
 
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for_each_genl_attr(a, len, h) {
 		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
 			family_id = *(uint16_t *)((char *)a + NLA_HDRLEN);
 		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_MCAST_GROUPS) {
@@ -323,13 +326,10 @@ static int do_request(uint8_t cmd, uint16_t flags, int argc, char **argv)
 /* The u32/u64 value of attribute @type in a device message, or -1. */
 static long long dev_attr(struct nlmsghdr *h, int type)
 {
-	struct genlmsghdr *g = NLMSG_DATA(h);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct nlattr *a;
+	int len;
 
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for_each_genl_attr(a, len, h) {
 		void *d = (char *)a + NLA_HDRLEN;
 
 		if ((a->nla_type & NLA_TYPE_MASK) != type)
