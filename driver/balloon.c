@@ -73,8 +73,7 @@ int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
 		if (virtqueue_is_broken(vq))
 			return -EIO;
-	WRITE_ONCE(mb->counters.host_ns,
-		   mb->counters.host_ns + ktime_get_ns() - t0);
+	mb_count(mb, &mb->counters.host_ns, ktime_get_ns() - t0);
 	return 0;
 }
 
@@ -128,10 +127,10 @@ static unsigned int mb_alloc_pages(struct memballoon *mb,
 	unsigned int got = 0, i;
 	struct page *page;
 
-	while (mb->try_high_order && want - got >= (1U << order)) {
+	while (READ_ONCE(mb->try_high_order) && want - got >= (1U << order)) {
 		page = alloc_pages(high_gfp, order);
 		if (!page) {
-			mb->try_high_order = false;
+			WRITE_ONCE(mb->try_high_order, false);
 			break;
 		}
 		split_page(page, order);
@@ -238,7 +237,23 @@ static unsigned long mb_free_page_list(struct list_head *pages)
 	return blocks;
 }
 
-/* Request the host to take @pages (@got guest pages); 0 or -errno. */
+/* Jiffies left of the inflation hold; 0 when there is none. */
+static unsigned long mb_hold_left(struct memballoon *mb)
+{
+	unsigned long left = 0;
+
+	spin_lock(&mb->state_lock);
+	if (mb->hold_until && time_before(jiffies, mb->hold_until))
+		left = mb->hold_until - jiffies;
+	spin_unlock(&mb->state_lock);
+	return left;
+}
+
+/*
+ * Request the host to take @pages (@got guest pages); 0 or -errno, -EAGAIN
+ * when a release has put inflation on hold since the pass started: the
+ * batch must not go to the host then, however far the pass has come.
+ */
 static int mb_inflate_send(struct memballoon *mb, struct list_head *pages,
 			   unsigned int got)
 {
@@ -247,9 +262,10 @@ static int mb_inflate_send(struct memballoon *mb, struct list_head *pages,
 	int err;
 
 	mutex_lock(&mb->lock);
-	if (mb->frozen) {
+	if (mb->frozen || mb_hold_left(mb)) {
+		err = mb->frozen ? -EBUSY : -EAGAIN;
 		mutex_unlock(&mb->lock);
-		return -EBUSY;
+		return err;
 	}
 	list_for_each_entry(page, pages, lru)
 		n = mb_page_to_pfns(mb, n, page);
@@ -261,8 +277,10 @@ static int mb_inflate_send(struct memballoon *mb, struct list_head *pages,
 		return err;
 	}
 	mb_balloon_enqueue(&mb->b_dev_info, pages, mb_counts_managed(mb));
-	mb->num_pages += n;
+	spin_lock(&mb->state_lock);
+	WRITE_ONCE(mb->num_pages, mb->num_pages + n);
 	mb->counters.inflated += n;
+	spin_unlock(&mb->state_lock);
 	mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
 	return 0;
@@ -360,7 +378,7 @@ static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 		if (err || (!got && !got2) || mb_read_target(mb) != target)
 			break;
 	}
-	WRITE_ONCE(mb->counters.alloc_ns, mb->counters.alloc_ns + alloc_ns);
+	mb_count(mb, &mb->counters.alloc_ns, alloc_ns);
 	return done;
 }
 
@@ -395,17 +413,17 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	if (err)
 		dev_err_ratelimited(&mb->vdev->dev,
 				    "deflate request failed: %d\n", err);
-	mb->num_pages -= n;
+	spin_lock(&mb->state_lock);
+	WRITE_ONCE(mb->num_pages, mb->num_pages - n);
 	mb->counters.deflated += n;
+	spin_unlock(&mb->state_lock);
 	if (!err)
 		mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
 	blocks = mb_free_page_list(&pages);
-	if (blocks) {
-		mutex_lock(&mb->lock);
-		mb->counters.deflated_block_pages += blocks * MB_PFNS_PER_PAGE;
-		mutex_unlock(&mb->lock);
-	}
+	if (blocks)
+		mb_count(mb, &mb->counters.deflated_block_pages,
+			 blocks * MB_PFNS_PER_PAGE);
 	return got;
 }
 
@@ -438,11 +456,11 @@ static unsigned long mb_inflate_stuck(struct memballoon *mb, u32 target,
 {
 	unsigned long delay = msecs_to_jiffies(mb->backoff_ms);
 
-	mb->counters.alloc_failures++;
+	mb_count(mb, &mb->counters.alloc_failures, 1);
 	if (!mb->stuck_logged) {
 		dev_info(&mb->vdev->dev,
 			 "balloon held at %u of %u pages: %s (%lu MiB available, reserve %lu MiB); retrying\n",
-			 mb->num_pages, target, why,
+			 READ_ONCE(mb->num_pages), target, why,
 			 si_mem_available() >> (20 - PAGE_SHIFT),
 			 mb_reserve_pages(mb) >> (20 - PAGE_SHIFT));
 		mb->stuck_logged = true;
@@ -456,26 +474,37 @@ static unsigned long mb_inflate_stuck(struct memballoon *mb, u32 target,
 static u64 mb_floor_room(struct memballoon *mb)
 {
 	u64 ram = (u64)mb->ram_pages * MB_PFNS_PER_PAGE;
-	u64 floor = READ_ONCE(mb->floor_pages);
+	u64 floor;
+	u32 held;
 
+	spin_lock(&mb->state_lock);
+	floor = mb->floor_pages;
+	held = mb->num_pages;
+	spin_unlock(&mb->state_lock);
 	if (!floor)
 		return U64_MAX;
-	if (floor + mb->num_pages >= ram)
+	if (floor + held >= ram)
 		return 0;
-	return ram - floor - mb->num_pages;
+	return ram - floor - held;
 }
 
 /* Grow towards @diff more 4 KiB pages; returns the delay before the next pass. */
 static unsigned long mb_resize_up(struct memballoon *mb, u32 target, u64 diff)
 {
-	unsigned long hold = READ_ONCE(mb->hold_until);
+	unsigned long hold = mb_hold_left(mb);
 	u64 room = mb_floor_room(mb);
+	unsigned long done;
 
-	if (hold && time_before(jiffies, hold))
-		return hold - jiffies;
+	if (hold)
+		return hold;
 	if (!room)
 		return mb_inflate_stuck(mb, target, "inflation floor reached");
-	if (!mb_inflate(mb, min(diff, room) / MB_PFNS_PER_PAGE, target))
+	done = mb_inflate(mb, min(diff, room) / MB_PFNS_PER_PAGE, target);
+	/* A release stopped the pass: wait the hold out, nothing is stuck. */
+	hold = mb_hold_left(mb);
+	if (hold)
+		return hold;
+	if (!done)
 		return mb_inflate_stuck(mb, target, "guest memory is short");
 	mb->backoff_ms = MB_BACKOFF_MIN_MS;
 	return 0;
@@ -492,14 +521,16 @@ void mb_resize_work(struct work_struct *work)
 	if (target != mb->last_target) {
 		/* A new target: forget the last one's failures and holds. */
 		WRITE_ONCE(mb->last_target, target);
-		WRITE_ONCE(mb->hold_until, 0);
+		spin_lock(&mb->state_lock);
+		mb->hold_until = 0;
+		spin_unlock(&mb->state_lock);
 		mb->backoff_ms = MB_BACKOFF_MIN_MS;
 		mb->stuck_logged = false;
-		mb->try_high_order = true;
+		WRITE_ONCE(mb->try_high_order, true);
 		mb_nl_notify(mb, MEMBALLOON_EVENT_TARGET_CHANGED);
 	}
 
-	/* num_pages only changes under this work or a release. */
+	/* Releases change num_pages too: a stale value only costs a pass. */
 	diff = (s64)target - READ_ONCE(mb->num_pages);
 	if (diff > 0) {
 		delay = mb_resize_up(mb, target, diff);
@@ -527,10 +558,23 @@ module_param(release_holdoff_s, uint, 0644);
 MODULE_PARM_DESC(release_holdoff_s,
 		 "Seconds the balloon does not re-inflate after an OOM or admin release (default 30)");
 
+/* Hold inflation off from now on; the caller holds state_lock. */
+static void mb_hold_locked(struct memballoon *mb)
+{
+	unsigned long until = jiffies +
+			      max(1UL, (unsigned long)READ_ONCE(release_holdoff_s) * HZ);
+
+	lockdep_assert_held(&mb->state_lock);
+	mb->hold_until = until ?: 1;	/* 0 means no hold */
+}
+
 /*
  * Give up to @pages 4 KiB pages back to the guest now (DEFLATE_ON_OOM
  * only), telling the host first, and hold inflation off for a while so the
- * balloon does not take them straight back.  Returns the pages released.
+ * balloon does not take them straight back: an inflate pass that is
+ * running stops before its next batch.  Returns the pages released.
+ * The OOM notifier calls this directly (it must report what it freed);
+ * admin releases go through release_work.
  */
 unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 			 u32 event)
@@ -538,26 +582,65 @@ unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 	unsigned long done = 0;
 	unsigned int n;
 
-	WRITE_ONCE(mb->hold_until,
-		   jiffies + max(1UL, (unsigned long)release_holdoff_s * HZ));
+	spin_lock(&mb->state_lock);
+	mb_hold_locked(mb);
+	spin_unlock(&mb->state_lock);
 	while (done < pages && READ_ONCE(mb->num_pages)) {
 		n = mb_deflate(mb, DIV_ROUND_UP(pages - done, MB_PFNS_PER_PAGE));
 		if (!n)
 			break;
 		done += n * MB_PFNS_PER_PAGE;
+		/* A host that acks at once never lets us sleep in between. */
+		cond_resched();
 	}
 	if (event == MEMBALLOON_EVENT_OOM_DEFLATE) {
 		/* Called with the OOM lock held: no messages built here. */
 		set_bit(event, &mb->pending_events);
 		mb_queue_work(mb, &mb->event_work);
-	} else if (event) {
-		mb_nl_notify(mb, event);
+	} else if (event == MEMBALLOON_EVENT_RELEASED) {
+		mb_nl_notify_released(mb, min_t(unsigned long, done, U32_MAX));
 	}
-	dev_info_ratelimited(&mb->vdev->dev,
-			     "released %lu pages (%lu MiB) of %u held\n", done,
-			     done >> (20 - VIRTIO_BALLOON_PFN_SHIFT),
-			     READ_ONCE(mb->num_pages) + (u32)done);
+	if (done)
+		dev_info_ratelimited(&mb->vdev->dev,
+				     "released %lu pages (%lu MiB) of %u held\n",
+				     done, done >> (20 - VIRTIO_BALLOON_PFN_SHIFT),
+				     READ_ONCE(mb->num_pages) + (u32)done);
 	return done;
+}
+
+/*
+ * Accept a release of up to @pages 4 KiB pages (DEV_RELEASE) without
+ * waiting for the host: clamp it to what the balloon holds beyond releases
+ * already accepted, hold inflation off at once and let release_work give
+ * the pages back.  Returns the pages accepted (0 for an empty balloon).
+ */
+u32 mb_release_async(struct memballoon *mb, u32 pages)
+{
+	u32 accepted;
+
+	spin_lock(&mb->state_lock);
+	accepted = min(pages, mb->num_pages - min(mb->num_pages,
+						  mb->release_pending));
+	mb->release_pending += accepted;
+	mb_hold_locked(mb);
+	spin_unlock(&mb->state_lock);
+	/* Already queued: that run releases this request's pages too. */
+	mb_queue_work(mb, &mb->release_work);
+	return accepted;
+}
+
+/* Carry out the releases accepted so far; one RELEASED event per run. */
+void mb_release_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(work, struct memballoon,
+					     release_work);
+	u32 pages;
+
+	spin_lock(&mb->state_lock);
+	pages = mb->release_pending;
+	mb->release_pending = 0;
+	spin_unlock(&mb->state_lock);
+	mb_release(mb, pages, MEMBALLOON_EVENT_RELEASED);
 }
 
 /* Events raised where no message could be built. */
@@ -574,9 +657,9 @@ void mb_event_work(struct work_struct *work)
 
 void mb_set_floor(struct memballoon *mb, u64 floor_pages)
 {
-	WRITE_ONCE(mb->floor_pages, floor_pages);
-	dev_info(&mb->vdev->dev, "inflation floor set to %llu MiB\n",
-		 floor_pages >> (20 - VIRTIO_BALLOON_PFN_SHIFT));
+	spin_lock(&mb->state_lock);
+	mb->floor_pages = floor_pages;
+	spin_unlock(&mb->state_lock);
 	mb_nl_notify(mb, MEMBALLOON_EVENT_FLOOR_CHANGED);
 	mb_queue_resize(mb, 0);
 }
@@ -584,8 +667,10 @@ void mb_set_floor(struct memballoon *mb, u64 floor_pages)
 /* Give every page back (removal, freeze); the device must still work. */
 void mb_deflate_all(struct memballoon *mb)
 {
-	while (READ_ONCE(mb->num_pages)) {
-		if (!mb_deflate(mb, mb->num_pages / MB_PFNS_PER_PAGE))
+	u32 held;
+
+	while ((held = READ_ONCE(mb->num_pages))) {
+		if (!mb_deflate(mb, held / MB_PFNS_PER_PAGE))
 			schedule_timeout_uninterruptible(1);
 		cond_resched();
 	}

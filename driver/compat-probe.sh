@@ -22,6 +22,9 @@ has virtio_config.h "struct virtqueue_info" && echo -DMB_HAVE_VIRTQUEUE_INFO
 has virtio.h "__register_virtio_driver" && echo -DMB_HAVE_VIRTIO_DRIVER_OWNER
 # 6.7: shrinkers are allocated by the core (shrinker_alloc/shrinker_register).
 has shrinker.h "shrinker_alloc" && echo -DMB_HAVE_SHRINKER_ALLOC
+# 6.2: genl_family's pre_doit takes the split ops (struct genl_split_ops).
+grep -q -- "pre_doit)(const struct genl_split_ops" "$src/include/net/genetlink.h" 2>/dev/null &&
+	echo -DMB_HAVE_GENL_SPLIT_OPS
 # 7.x: the reclaim scan/steal counters moved from the vm events to the node
 # stats (enum node_stat_item in mmzone.h); the names stayed.
 has mmzone.h "PGSCAN_KSWAPD," && echo -DMB_HAVE_NODE_STAT_RECLAIM

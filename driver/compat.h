@@ -104,6 +104,15 @@ static inline int mb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 #define MB_DRIVER_OWNER		.driver.owner = THIS_MODULE,
 #endif
 
+/* ---- generic netlink ----------------------------------------------------- */
+
+/* What a family's pre_doit is given: the split ops since 6.2. */
+#ifdef MB_HAVE_GENL_SPLIT_OPS
+#define mb_genl_split_ops	genl_split_ops
+#else
+#define mb_genl_split_ops	genl_ops
+#endif
+
 /* ---- balloon page bookkeeping -------------------------------------------- */
 
 /*

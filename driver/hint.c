@@ -10,6 +10,13 @@
  * the guest needs a block again, the host's dirty tracking sends it after
  * all.  We keep the blocks until the host says DONE, and a shrinker gives
  * them back early whenever the guest is short of memory.
+ *
+ * hint_work never waits for the host: when the queue is full it returns,
+ * and the queue's callback brings it back once the host used entries.  So
+ * removal and freeze (which cancel the work) never depend on a host that
+ * stopped consuming hints.  A block the host has not used yet stays ours
+ * until the device is reset: a block the guest wrote before the host
+ * processed its hint would have that write skipped by the migration.
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -40,7 +47,7 @@ static unsigned int mb_hint_detach(struct memballoon *mb)
 			continue;
 		spin_lock_irq(&mb->hint_lock);
 		list_move(&virt_to_page(token)->lru, &mb->hint_pages);
-		mb->hint_blocks++;
+		WRITE_ONCE(mb->hint_blocks, mb->hint_blocks + 1);
 		spin_unlock_irq(&mb->hint_lock);
 	}
 	return n;
@@ -71,7 +78,7 @@ static int mb_hint_send_id(struct memballoon *mb, __virtio32 *id)
 
 /*
  * Give up to @blocks hinted blocks back to the guest; returns pages freed.
- * Only blocks the host has used, unless @all (the host is done with them).
+ * Only blocks the host has used, unless @all (the device was reset).
  */
 static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks,
 				    bool all)
@@ -83,7 +90,7 @@ static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks,
 		spin_lock_irq(&mb->hint_lock);
 		page = list_first_entry_or_null(&mb->hint_pages, struct page, lru);
 		if (page) {
-			mb->hint_blocks--;
+			WRITE_ONCE(mb->hint_blocks, mb->hint_blocks - 1);
 		} else if (all) {
 			page = list_first_entry_or_null(&mb->hint_sent,
 							struct page, lru);
@@ -99,8 +106,22 @@ static unsigned long mb_hint_return(struct memballoon *mb, unsigned long blocks,
 	return freed << MB_HINT_ORDER;
 }
 
-/* Hint free blocks until the host stops us or no free block is left. */
-static void mb_hint_run(struct memballoon *mb, u32 cmd)
+/* Finish the running command with the STOP ID (one entry is kept for it). */
+static void mb_hint_finish(struct memballoon *mb, int err)
+{
+	mb->hint_running = false;
+	mb->hint_cmd_stop = cpu_to_virtio32(mb->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
+	if (mb_hint_send_id(mb, &mb->hint_cmd_stop) || err)
+		dev_warn_ratelimited(&mb->vdev->dev,
+				     "free page hinting stopped early: %d\n", err);
+}
+
+/*
+ * Hint free blocks while the host's command stays @cmd, until no free
+ * block is left or the queue is full (then the queue's callback runs us
+ * again once the host used entries).
+ */
+static void mb_hint_fill(struct memballoon *mb, u32 cmd)
 {
 	struct virtqueue *vq = mb->vqs[MB_VQ_FREE_PAGE];
 	const unsigned int bytes = PAGE_SIZE << MB_HINT_ORDER;
@@ -109,25 +130,19 @@ static void mb_hint_run(struct memballoon *mb, u32 cmd)
 	struct page *page;
 	int err;
 
-	mb->hint_cmd_active = cpu_to_virtio32(mb->vdev, cmd);
-	err = mb_hint_send_id(mb, &mb->hint_cmd_active);
-	while (!err && mb_hint_cmd_id(mb) == cmd) {
-		mb_hint_detach(mb);
-		/* One entry stays free for the STOP ID. */
-		if (vq->num_free <= 1) {
-			wait_event_timeout(mb->acked, mb_hint_detach(mb) ||
-					   test_bit(MB_HINT_READ_ID, &mb->hint_flags),
-					   HZ / 10);
-			continue;
-		}
+	/* One entry stays free for the STOP ID. */
+	while (mb_hint_cmd_id(mb) == cmd && vq->num_free > 1) {
 		page = alloc_pages(MB_HINT_GFP, MB_HINT_ORDER);
-		if (!page)
+		if (!page) {
+			mb_hint_finish(mb, 0);
 			break;
+		}
 		sg_init_one(&sg, page_address(page), bytes);
 		err = virtqueue_add_inbuf(vq, &sg, 1, page_address(page),
 					  GFP_KERNEL);
 		if (err) {
 			__free_pages(page, MB_HINT_ORDER);
+			mb_hint_finish(mb, err);
 			break;
 		}
 		virtqueue_kick(vq);
@@ -137,12 +152,31 @@ static void mb_hint_run(struct memballoon *mb, u32 cmd)
 		hinted += bytes >> VIRTIO_BALLOON_PFN_SHIFT;
 		cond_resched();
 	}
-	WRITE_ONCE(mb->counters.hinted, mb->counters.hinted + hinted);
-	mb->hint_cmd_stop = cpu_to_virtio32(mb->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
-	if (mb_hint_send_id(mb, &mb->hint_cmd_stop) || err)
+	if (hinted)
+		mb_count(mb, &mb->counters.hinted, hinted);
+}
+
+/* Send @cmd's ID and start hinting for it; 0 or -errno. */
+static int mb_hint_start(struct memballoon *mb, u32 cmd)
+{
+	int err;
+
+	mb_hint_detach(mb);
+	/*
+	 * A full queue may still hold our last ID buffer: leave it alone and
+	 * try again when the host used entries (the queue's callback).
+	 */
+	if (!mb->vqs[MB_VQ_FREE_PAGE]->num_free)
+		return -ENOSPC;
+	mb->hint_cmd_active = cpu_to_virtio32(mb->vdev, cmd);
+	err = mb_hint_send_id(mb, &mb->hint_cmd_active);
+	if (err) {
 		dev_warn_ratelimited(&mb->vdev->dev,
-				     "free page hinting stopped early: %d\n", err);
-	dev_dbg(&mb->vdev->dev, "hinted %lu pages for command %u\n", hinted, cmd);
+				     "cannot start free page hinting: %d\n", err);
+		return err;
+	}
+	mb->hint_running = true;
+	return 0;
 }
 
 static void mb_hint_work(struct work_struct *work)
@@ -150,14 +184,32 @@ static void mb_hint_work(struct work_struct *work)
 	struct memballoon *mb = container_of(work, struct memballoon,
 					     hint_work);
 	u32 cmd = mb_hint_cmd_id(mb);
+	u32 active = virtio32_to_cpu(mb->vdev, mb->hint_cmd_active);
 
+	mb_hint_detach(mb);
+	if (mb->hint_running && cmd != active)
+		mb_hint_finish(mb, 0);
 	if (cmd == VIRTIO_BALLOON_CMD_ID_DONE) {
-		mb_hint_detach(mb);
-		mb_hint_return(mb, ULONG_MAX, true);
-	} else if (cmd != VIRTIO_BALLOON_CMD_ID_STOP &&
-		   cmd != virtio32_to_cpu(mb->vdev, mb->hint_cmd_active)) {
-		mb_hint_run(mb, cmd);
+		/*
+		 * The host is done: every block it used goes back now, the
+		 * rest as it uses them (this work runs again then) or at reset.
+		 */
+		mb_hint_return(mb, ULONG_MAX, false);
+		return;
 	}
+	if (cmd != VIRTIO_BALLOON_CMD_ID_STOP && cmd != active &&
+	    mb_hint_start(mb, cmd))
+		return;
+	if (mb->hint_running)
+		mb_hint_fill(mb, cmd);
+}
+
+/* The host used free page queue entries: collect them, hint on. */
+void mb_hint_vq_done(struct virtqueue *vq)
+{
+	struct memballoon *mb = vq->vdev->priv;
+
+	mb_queue_work(mb, &mb->hint_work);
 }
 
 /* From config_changed (any context): look at the command ID in work. */
@@ -166,7 +218,6 @@ void mb_hint_config_changed(struct memballoon *mb)
 	if (!mb_negotiated(mb, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
 		return;
 	set_bit(MB_HINT_READ_ID, &mb->hint_flags);
-	wake_up(&mb->acked);
 	mb_queue_work(mb, &mb->hint_work);
 }
 
@@ -210,18 +261,23 @@ int mb_hint_init(struct memballoon *mb)
 	return mb->hint_shrinker ? 0 : -ENOMEM;
 }
 
-/* After the work stopped: every hinted block back, a new ID starts afresh. */
+/*
+ * After the device was reset (so the host can no longer use a block we
+ * hinted) and hint_work cannot run: every hinted block back, including
+ * those still in the queue; a new ID starts afresh.
+ */
 void mb_hint_reset(struct memballoon *mb)
 {
 	mb_hint_return(mb, ULONG_MAX, true);
 	mb->hint_cmd_active = 0;
 	mb->hint_cmd_received = 0;
+	mb->hint_running = false;
 }
 
+/* Removal, before the reset: the shrinker goes; mb_hint_reset() follows. */
 void mb_hint_exit(struct memballoon *mb)
 {
 	if (mb->hint_shrinker)
 		mb_shrinker_destroy(mb->hint_shrinker);
 	mb->hint_shrinker = NULL;
-	mb_hint_reset(mb);
 }

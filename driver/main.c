@@ -16,14 +16,20 @@
  * Life cycle: probe creates only the queues of negotiated features (later
  * queues number down, as QEMU and Linux expect), primes the stats queue and
  * marks the device ready.  Transport callbacks only wake a waiter or queue
- * work, and only while stop_work is clear.  Removal sets stop_work, cancels
- * the work, gives every page back to the guest (telling the host), resets
- * the device and deletes the queues, in that order.
+ * work, and only while stop_work is clear.  Removal, in this order: netlink
+ * stops finding the device (and waits for requests using it), the OOM
+ * notifier and reporting go, stop_work is set and the work cancelled (no
+ * work item waits for a host that does not answer), every page goes back
+ * to the guest (telling the host), the device is reset, hinted blocks the
+ * host never used go back, the queues are deleted, and only then is
+ * DEVICE_REMOVED sent: no event of the device can follow it.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+
+#include <uapi/linux/memballoon.h>
 
 #include "memballoon.h"
 
@@ -76,7 +82,7 @@ static const struct {
 	[MB_VQ_STATS] = { VIRTIO_BALLOON_F_STATS_VQ,
 			  { "stats", mb_stats_requested } },
 	[MB_VQ_FREE_PAGE] = { VIRTIO_BALLOON_F_FREE_PAGE_HINT,
-			      { "free_page_vq", mb_vq_acked } },
+			      { "free_page_vq", mb_hint_vq_done } },
 	[MB_VQ_REPORTING] = { VIRTIO_BALLOON_F_REPORTING,
 			      { "reporting_vq", mb_vq_acked } },
 };
@@ -128,16 +134,23 @@ static int mb_start_device(struct memballoon *mb)
 	return 0;
 }
 
-/* No work runs or can be queued after this. */
+/*
+ * No work runs or can be queued after this.  A release accepted but not
+ * carried out is dropped: the caller gives every page back anyway.
+ */
 static void mb_stop_work(struct memballoon *mb)
 {
 	spin_lock_irq(&mb->stop_lock);
 	mb->stop_work = true;
 	spin_unlock_irq(&mb->stop_lock);
 	cancel_delayed_work_sync(&mb->resize_work);
+	cancel_work_sync(&mb->release_work);
 	cancel_work_sync(&mb->stats_work);
 	cancel_work_sync(&mb->event_work);
 	cancel_work_sync(&mb->hint_work);
+	spin_lock(&mb->state_lock);
+	mb->release_pending = 0;
+	spin_unlock(&mb->state_lock);
 }
 
 static int mb_probe(struct virtio_device *vdev)
@@ -157,8 +170,10 @@ static int mb_probe(struct virtio_device *vdev)
 	vdev->priv = mb;
 	spin_lock_init(&mb->stop_lock);
 	mutex_init(&mb->lock);
+	spin_lock_init(&mb->state_lock);
 	init_waitqueue_head(&mb->acked);
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
+	INIT_WORK(&mb->release_work, mb_release_work);
 	INIT_WORK(&mb->prealloc_work, mb_prealloc_work);
 	INIT_LIST_HEAD(&mb->prealloc_pages);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
@@ -200,6 +215,7 @@ err_stop:
 	mb_hint_exit(mb);
 	mb_reporting_exit(mb);
 	virtio_reset_device(vdev);
+	mb_hint_reset(mb);
 	vdev->config->del_vqs(vdev);
 err_free:
 	mb_free(mb);
@@ -220,7 +236,11 @@ static void mb_remove(struct virtio_device *vdev)
 	mb_deflate_all(mb);
 
 	virtio_reset_device(vdev);
+	/* The host can no longer use a hinted block: all of them go back. */
+	mb_hint_reset(mb);
 	vdev->config->del_vqs(vdev);
+	/* The device's last event: nothing of it runs any more. */
+	mb_nl_notify(mb, MEMBALLOON_EVENT_DEVICE_REMOVED);
 	mb_free(mb);
 }
 
@@ -246,13 +266,14 @@ static int mb_freeze(struct virtio_device *vdev)
 
 	mb_reporting_exit(mb);
 	mb_stop_work(mb);
-	mb_hint_reset(mb);
 	mb_deflate_all(mb);
 
 	mutex_lock(&mb->lock);
 	mb->frozen = true;
 	mutex_unlock(&mb->lock);
 	virtio_reset_device(vdev);
+	/* Only now can no hinted block be used by the host any more. */
+	mb_hint_reset(mb);
 	vdev->config->del_vqs(vdev);
 	return 0;
 }

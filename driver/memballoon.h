@@ -5,11 +5,14 @@
  * One struct memballoon per bound virtio balloon device.  Each field (or
  * group) says what protects it.  Callbacks from the transport (virtqueue
  * done, config changed) only wake a waiter or queue work; pages move only
- * in work items and in the compaction migration hook.
+ * in work items, the OOM notifier, the compaction migration hook, and in
+ * removal and freeze once the work has stopped.  No netlink request waits
+ * for the host.
  */
 #ifndef _MEMBALLOON_H
 #define _MEMBALLOON_H
 
+#include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
@@ -56,6 +59,12 @@ enum mb_vq {
 #define MB_HIGH_ORDER		min_t(unsigned int, PMD_SHIFT - PAGE_SHIFT, \
 				      MB_MAX_PAGE_ORDER)
 
+/* Admin changes (DEV_SET, DEV_RELEASE) accepted per device in any window. */
+#define MB_ADMIN_BURST		5
+#define MB_ADMIN_WINDOW_S	5
+#define MB_ADMIN_WINDOW		(MB_ADMIN_WINDOW_S * HZ)
+
+/* Counters of one device, read by DEV_GET as one snapshot (state_lock). */
 struct mb_counters {
 	u64 inflated;		/* 4 KiB pages ever given to the host */
 	u64 deflated;		/* 4 KiB pages ever taken back */
@@ -71,87 +80,144 @@ struct mb_counters {
 	u64 host_ns;		/* time spent waiting for inflate/deflate acks */
 };
 
+/*
+ * Locking, outermost first:
+ *  - mb_nl_devices_lock (netlink.c): the device list; held only to walk it
+ *    (a lookup and its nl_users reference, or a dump filling its messages),
+ *    never across a host round trip;
+ *  - lock: the inflate and deflate queues, held across their round trips;
+ *  - hint_lock, b_dev_info.pages_lock, stop_lock: leaves;
+ *  - state_lock: a leaf; what netlink reads without waiting for the host.
+ */
 struct memballoon {
+	/* Set at probe, never changes. */
 	struct virtio_device *vdev;
-	/* Set at probe and restore, cleared at remove; NULL when not offered. */
+	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
+	/*
+	 * Written at probe and restore before the device is ready, when no
+	 * work can run; gone (dangling) between freeze and restore, when no
+	 * work runs either.  NULL when the feature was not negotiated.
+	 */
 	struct virtqueue *vqs[MB_VQ_MAX];
 
 	/* Protects stop_work against the transport callbacks (any context). */
 	spinlock_t stop_lock;
-	/* Set when the device goes away: nothing may queue work after it. */
+	/* Set when the device goes away or freezes: no work is queued after it. */
 	bool stop_work;
 
 	/* Moves the balloon towards the host's target; runs freezable. */
 	struct delayed_work resize_work;
 
 	/*
-	 * Serialises every use of the inflate and deflate queues and of pfns,
-	 * and protects the fields below.  The compaction hook only trylocks it.
+	 * Serialises every use of the inflate and deflate queues, and is held
+	 * while the host acknowledges a request.  The compaction hook only
+	 * trylocks it.  Protects pfns, frozen, actual_base/actual_reg and
+	 * every change of the balloon's page list.
 	 */
 	struct mutex lock;
 	/* The pages we hold, movable by compaction; has its own pages_lock. */
 	struct balloon_dev_info b_dev_info;
-	/* 4 KiB pages in the balloon, acknowledged by the host: our "actual". */
-	u32 num_pages;
 	/* Request buffer for the inflate and deflate queues (DMA-able). */
 	__virtio32 *pfns;
-	/* Woken by the inflate and deflate queue callbacks. */
+	/* Woken by the inflate, deflate and reporting queue callbacks. */
 	wait_queue_head_t acked;
-	struct mb_counters counters;
+	/* Between freeze and restore: the queues are gone, pages stay put. */
+	bool frozen;
+	/* Legacy transports: our own mapping of the actual field, or NULL. */
+	void __iomem *actual_base;
+	void __iomem *actual_reg;
+	struct pci_dev *actual_pdev;	/* set when actual_base is a PCI iomap */
 
 	/*
+	 * What netlink reports and admin requests change, so that neither
+	 * waits for the host (lock is held across round trips): a leaf,
+	 * taken inside lock, never across a sleep.
+	 */
+	spinlock_t state_lock;
+	/*
+	 * 4 KiB pages in the balloon, acknowledged by the host: our "actual".
+	 * Written under lock and state_lock together (with the counter it
+	 * moves with, so inflated - deflated == num_pages in every snapshot);
+	 * read under either, or with READ_ONCE() where a stale value only
+	 * costs another pass.
+	 */
+	u32 num_pages;
+	struct mb_counters counters;		/* state_lock */
+	/*
 	 * After a release (OOM, admin), inflation waits until hold_until
-	 * unless the host sets a new target.  Written under lock.
+	 * unless the host sets a new target; 0: no hold.  state_lock.  An
+	 * inflate pass checks it (under lock) before each batch goes to the
+	 * host, so a release stops a pass that is already running.
 	 */
 	unsigned long hold_until;
 	/* Guest size (4 KiB pages) the balloon never inflates below; 0: none. */
-	u64 floor_pages;
+	u64 floor_pages;			/* state_lock */
+	/* Pages accepted by DEV_RELEASE, not yet released by release_work. */
+	u32 release_pending;			/* state_lock */
+	/*
+	 * When the last MB_ADMIN_BURST admin changes were accepted (a ring;
+	 * set before the device is listed).
+	 */
+	unsigned long admin_times[MB_ADMIN_BURST];	/* state_lock */
+	unsigned int admin_next;			/* state_lock */
 
-	/* Only resize_work writes these (netlink reads them). */
+	/* Carries out the releases DEV_RELEASE accepted; runs freezable. */
+	struct work_struct release_work;
+
+	/* Written only by resize_work (WRITE_ONCE); netlink reads it. */
 	u32 last_target;	/* target of the previous pass, to spot changes */
+	/* resize_work only. */
 	unsigned long ntf_actual_next;	/* next ACTUAL_CHANGED event, jiffies */
 	unsigned int backoff_ms;	/* next retry delay when stuck */
 	bool stuck_logged;	/* said once why the target is out of reach */
-	bool try_high_order;	/* cleared when a 2 MiB block was not free */
 	/*
-	 * The next inflate batch, allocated on another CPU while the host
-	 * takes the current one; never outlives an inflate pass.
+	 * Cleared when a 2 MiB block was not free, set again on a new
+	 * target: resize_work and the prealloc work it waits for, which may
+	 * both clear it at once (READ_ONCE/WRITE_ONCE).
+	 */
+	bool try_high_order;
+	/*
+	 * The next inflate batch, allocated on another CPU while resize_work
+	 * allocates its own; never outlives an inflate pass.  Handed between
+	 * the two by queue_work() and flush_work().
 	 */
 	struct work_struct prealloc_work;
 	struct list_head prealloc_pages;
 	unsigned int prealloc_want, prealloc_got;
-	unsigned long ram_pages;	/* guest RAM at probe, for the reserve */
 
-	/* On mb_nl_devices (netlink.c), under its lock. */
+	/* On mb_nl_devices (netlink.c), under mb_nl_devices_lock. */
 	struct list_head nl_node;
+	/* Netlink requests using the device; removal waits for 0. */
+	atomic_t nl_users;
 	/* Events raised where no message can be built (OOM path). */
 	struct work_struct event_work;
-	unsigned long pending_events;	/* bit N: event N is pending */
+	unsigned long pending_events;	/* bit N: event N is pending (atomic) */
 
 	/* DEFLATE_ON_OOM: releases pages when the guest is out of memory. */
 	struct notifier_block oom_nb;
 	/* REPORTING: the page_reporting core calls us through this. */
 	struct page_reporting_dev_info pr_dev_info;
-	/* FREE_PAGE_HINT: blocks hinted to the host, kept until DONE. */
+
+	/*
+	 * FREE_PAGE_HINT.  hint_work runs on a config change and whenever the
+	 * host used free page queue entries; it never waits for the host.
+	 */
 	struct work_struct hint_work;
 	spinlock_t hint_lock;	/* protects hint_sent, hint_pages, hint_blocks */
 	struct list_head hint_sent;	/* in the queue, not yet used by the host */
 	struct list_head hint_pages;	/* used by the host: may go back early */
-	unsigned long hint_blocks;
-	unsigned long hint_flags;	/* MB_HINT_READ_ID */
-	u32 hint_cmd_received;		/* last ID read; hint_work only */
+	unsigned long hint_blocks;	/* on hint_pages; the shrinker READ_ONCEs it */
+	unsigned long hint_flags;	/* MB_HINT_READ_ID (atomic bitops) */
+	/* hint_work only (and mb_hint_reset() once it cannot run). */
+	u32 hint_cmd_received;		/* last ID read */
+	bool hint_running;		/* blocks go out for hint_cmd_active */
 	__virtio32 hint_cmd_active;	/* outbufs: DMA-able, so not on stack */
 	__virtio32 hint_cmd_stop;
-	struct shrinker *hint_shrinker;
-	/* Legacy transports: our own mapping of the actual field, or NULL. */
-	void __iomem *actual_base;
-	void __iomem *actual_reg;
-	struct pci_dev *actual_pdev;	/* set when actual_base is a PCI iomap */
-	/* Between freeze and restore: the queues are gone, pages stay put. */
-	bool frozen;
+	struct shrinker *hint_shrinker;	/* set at probe, cleared at removal */
 
 	/* Stats: exactly one buffer lives in the stats queue. */
 	struct work_struct stats_work;
+	/* stats_work only (probe and restore prime it before any work runs). */
 	struct virtio_balloon_stat *stats;	/* MB_NR_STATS entries, DMA-able */
 	unsigned long *vm_events;	/* scratch for all_vm_events() */
 };
@@ -169,6 +235,14 @@ static inline bool mb_negotiated(struct memballoon *mb, unsigned int fbit)
 static inline bool mb_counts_managed(struct memballoon *mb)
 {
 	return !mb_negotiated(mb, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+}
+
+/* Add @n to one of @mb's counters (a DEV_GET snapshot sees all or none). */
+static inline void mb_count(struct memballoon *mb, u64 *counter, u64 n)
+{
+	spin_lock(&mb->state_lock);
+	*counter += n;
+	spin_unlock(&mb->state_lock);
 }
 
 /* main.c */
@@ -191,6 +265,8 @@ void mb_prealloc_work(struct work_struct *work);
 void mb_deflate_all(struct memballoon *mb);
 unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 			 u32 event);
+u32 mb_release_async(struct memballoon *mb, u32 pages);
+void mb_release_work(struct work_struct *work);
 void mb_set_floor(struct memballoon *mb, u64 floor_pages);
 void mb_event_work(struct work_struct *work);
 unsigned long mb_reserve_pages(struct memballoon *mb);
@@ -219,6 +295,7 @@ int mb_hint_init(struct memballoon *mb);
 void mb_hint_exit(struct memballoon *mb);
 void mb_hint_reset(struct memballoon *mb);
 void mb_hint_config_changed(struct memballoon *mb);
+void mb_hint_vq_done(struct virtqueue *vq);
 
 /* netlink.c: the memballoon generic netlink family */
 int mb_nl_init(void);
@@ -226,5 +303,6 @@ void mb_nl_exit(void);
 void mb_nl_add_device(struct memballoon *mb);
 void mb_nl_del_device(struct memballoon *mb);
 void mb_nl_notify(struct memballoon *mb, u32 event);
+void mb_nl_notify_released(struct memballoon *mb, u32 pages);
 
 #endif /* _MEMBALLOON_H */

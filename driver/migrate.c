@@ -33,7 +33,7 @@ static int mb_migratepage(struct balloon_dev_info *b_dev_info,
 	mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
 	n = mb_page_to_pfns(mb, 0, page);
 	mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
-	mb->counters.migrated += n;
+	mb_count(mb, &mb->counters.migrated, n);
 
 	mb_balloon_migrated(b_dev_info, newpage, page, mb_counts_managed(mb));
 	mutex_unlock(&mb->lock);

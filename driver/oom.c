@@ -43,10 +43,10 @@ static int mb_oom_notify(struct notifier_block *nb, unsigned long dummy,
 
 	done = mb_release(mb, mb_oom_chunk(mb), MEMBALLOON_EVENT_OOM_DEFLATE);
 	if (done) {
-		WRITE_ONCE(mb->counters.oom_deflates,
-			   mb->counters.oom_deflates + 1);
-		WRITE_ONCE(mb->counters.oom_pages,
-			   mb->counters.oom_pages + done);
+		spin_lock(&mb->state_lock);
+		mb->counters.oom_deflates++;
+		mb->counters.oom_pages += done;
+		spin_unlock(&mb->state_lock);
 		*freed += done / MB_PFNS_PER_PAGE;
 	}
 	return NOTIFY_OK;

@@ -49,8 +49,7 @@ static int mb_report(struct page_reporting_dev_info *prdev,
 
 	for_each_sg(sg, s, nents, i)
 		bytes += s->length;
-	WRITE_ONCE(mb->counters.reported, mb->counters.reported +
-		   (bytes >> VIRTIO_BALLOON_PFN_SHIFT));
+	mb_count(mb, &mb->counters.reported, bytes >> VIRTIO_BALLOON_PFN_SHIFT);
 	return 0;
 }
 

@@ -113,7 +113,7 @@ void mb_stats_work(struct work_struct *work)
 
 	if (!virtqueue_get_buf(mb->vqs[MB_VQ_STATS], &len))
 		return;
-	mb->counters.stats_requests++;
+	mb_count(mb, &mb->counters.stats_requests, 1);
 	err = mb_stats_push(mb);
 	if (err)
 		dev_warn_ratelimited(&mb->vdev->dev,

@@ -8,10 +8,16 @@
  *   mbnl [-u UID] floor ID PAGES       DEV_SET floor (4 KiB pages)
  *   mbnl [-u UID] release ID PAGES     DEV_RELEASE
  *   mbnl listen SECONDS [COUNT]        print events until SECONDS or COUNT
+ *   mbnl dumploop SECONDS              dump again and again: latency, and
+ *                                      inflated - deflated == actual each time
  *   mbnl fuzz COUNT SEED               send malformed requests, expect errors
  *   mbnl now                           print the wall clock (s.ms), for latencies
  *
  * -u drops to UID before talking (the unprivileged-caller tests).
+ * -c CAPS keeps only these capabilities (comma separated, e.g. net_admin or
+ * net_admin,sys_admin; "none" for none), also across -u: a CAP_NET_ADMIN-only
+ * caller is "-u 65534 -c net_admin".
+ * -T prints "elapsed_ms=N" after a request's answer (send to last reply).
  * -F marks this task for fault injection (/proc/self/make-it-fail) once its
  * socket is set up, so that failslab/fail_page_alloc with task-filter hit the
  * kernel's handling of the requests, not the exec or the socket (debug tier);
@@ -21,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -28,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +50,7 @@ static int sock;
 static uint16_t family_id;
 static uint32_t events_group;
 static uint32_t seq = 1;
+static int print_elapsed;
 
 static const char *const attr_names[MEMBALLOON_A_DEV_MAX + 1] = {
 	[MEMBALLOON_A_DEV_ID] = "id",
@@ -60,6 +70,7 @@ static const char *const attr_names[MEMBALLOON_A_DEV_MAX + 1] = {
 	[MEMBALLOON_A_DEV_HINTED_PAGES] = "hinted",
 	[MEMBALLOON_A_DEV_STATS_REQUESTS] = "stats_requests",
 	[MEMBALLOON_A_DEV_MIGRATED] = "migrated",
+	[MEMBALLOON_A_DEV_RELEASE_PAGES] = "release",
 	[MEMBALLOON_A_DEV_EVENT] = "event",
 	[MEMBALLOON_A_DEV_ALLOC_NS] = "alloc_ns",
 	[MEMBALLOON_A_DEV_HOST_NS] = "host_ns",
@@ -78,6 +89,15 @@ static const char *const event_names[MEMBALLOON_EVENT_MAX + 1] = {
 	[MEMBALLOON_EVENT_FLOOR_CHANGED] = "floor-changed",
 	[MEMBALLOON_EVENT_TARGET_REACHED] = "target-reached",
 };
+
+/* Walk the top-level attributes of a generic netlink message @h. */
+#define for_each_genl_attr(a, len, h)						\
+	for ((a) = (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),	\
+	     (len) = (h)->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);		\
+	     (len) >= NLA_HDRLEN && (a)->nla_len >= NLA_HDRLEN &&		\
+	     (a)->nla_len <= (len);						\
+	     (len) -= NLA_ALIGN((a)->nla_len),					\
+	     (a) = (struct nlattr *)((char *)(a) + NLA_ALIGN((a)->nla_len)))
 
 struct req {
 	struct nlmsghdr nlh;
@@ -172,14 +192,11 @@ static int recv_replies(msg_fn fn, int quiet)
 
 static void print_dev(struct nlmsghdr *h)
 {
-	struct genlmsghdr *g = NLMSG_DATA(h);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct nlattr *a;
+	int len;
 	const char *sep = "";
 
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for_each_genl_attr(a, len, h) {
 		int t = a->nla_type & NLA_TYPE_MASK;
 		void *d = (char *)a + NLA_HDRLEN;
 		int dl = a->nla_len - NLA_HDRLEN;
@@ -206,13 +223,10 @@ static void print_dev(struct nlmsghdr *h)
 
 static void parse_family(struct nlmsghdr *h)
 {
-	struct genlmsghdr *g = NLMSG_DATA(h);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct nlattr *a;
+	int len;
 
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	for_each_genl_attr(a, len, h) {
 		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
 			family_id = *(uint16_t *)((char *)a + NLA_HDRLEN);
 		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_MCAST_GROUPS) {
@@ -271,12 +285,22 @@ static uint32_t arg_u32(const char *s)
 	return (uint32_t)v;
 }
 
+static double now_ms(clockid_t clk)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
 static int do_request(uint8_t cmd, uint16_t flags, int argc, char **argv)
 {
 	struct req r;
 	uint32_t id;
 	uint64_t floor;
 	uint32_t pages;
+	double t0;
+	int rc;
 
 	init_req(&r, family_id, flags | NLM_F_ACK, cmd);
 	if (argc > 0) {
@@ -291,8 +315,82 @@ static int do_request(uint8_t cmd, uint16_t flags, int argc, char **argv)
 		pages = arg_u32(argv[1]);
 		put_attr(&r, MEMBALLOON_A_DEV_RELEASE_PAGES, &pages, 4);
 	}
+	t0 = now_ms(CLOCK_MONOTONIC);
 	send_req(&r);
-	return recv_replies(print_dev, 0) ? 1 : 0;
+	rc = recv_replies(print_dev, 0) ? 1 : 0;
+	if (print_elapsed)
+		printf("elapsed_ms=%.1f\n", now_ms(CLOCK_MONOTONIC) - t0);
+	return rc;
+}
+
+/* The u32/u64 value of attribute @type in a device message, or -1. */
+static long long dev_attr(struct nlmsghdr *h, int type)
+{
+	struct nlattr *a;
+	int len;
+
+	for_each_genl_attr(a, len, h) {
+		void *d = (char *)a + NLA_HDRLEN;
+
+		if ((a->nla_type & NLA_TYPE_MASK) != type)
+			continue;
+		if (a->nla_len - NLA_HDRLEN == 4)
+			return *(uint32_t *)d;
+		if (a->nla_len - NLA_HDRLEN == 8)
+			return (long long)*(uint64_t *)d;
+	}
+	return -1;
+}
+
+static unsigned long loop_devs, loop_bad;
+
+/* One device of a dumploop dump: its counters must agree with actual. */
+static void check_dev(struct nlmsghdr *h)
+{
+	long long actual = dev_attr(h, MEMBALLOON_A_DEV_ACTUAL_PAGES);
+	long long inflated = dev_attr(h, MEMBALLOON_A_DEV_INFLATED);
+	long long deflated = dev_attr(h, MEMBALLOON_A_DEV_DEFLATED);
+
+	loop_devs++;
+	if (actual < 0 || inflated < 0 || deflated < 0 ||
+	    inflated - deflated != actual) {
+		if (loop_bad++ < 3) {
+			printf("inconsistent: ");
+			print_dev(h);
+		}
+	}
+}
+
+/*
+ * Dump for SECONDS, one request after another; print how many, their
+ * latency (average, and the worst with its wall-clock time) and how many
+ * devices disagreed with inflated - deflated == actual.
+ */
+static int do_dumploop(int seconds)
+{
+	double start = now_ms(CLOCK_MONOTONIC), t0, dt, sum = 0, worst = 0;
+	double worst_at = 0;
+	unsigned long n = 0;
+	struct req r;
+
+	while (now_ms(CLOCK_MONOTONIC) - start < seconds * 1000.0) {
+		init_req(&r, family_id, NLM_F_ACK | NLM_F_DUMP,
+			 MEMBALLOON_CMD_DEV_GET);
+		t0 = now_ms(CLOCK_MONOTONIC);
+		send_req(&r);
+		if (recv_replies(check_dev, 0))
+			return 1;
+		dt = now_ms(CLOCK_MONOTONIC) - t0;
+		sum += dt;
+		if (dt > worst) {
+			worst = dt;
+			worst_at = now_ms(CLOCK_REALTIME);
+		}
+		n++;
+	}
+	printf("dumploop: dumps=%lu devices=%lu inconsistent=%lu avg_ms=%.2f max_ms=%.1f max_at=%.3f\n",
+	       n, loop_devs, loop_bad, n ? sum / n : 0, worst, worst_at / 1000.0);
+	return 0;
 }
 
 static int do_listen(int seconds, int count)
@@ -386,6 +484,54 @@ static int do_fuzz(unsigned long count, unsigned int seed)
 	return silent ? 1 : 0;
 }
 
+/* Capability names -c knows: the ones the tests need. */
+static const struct {
+	const char *name;
+	int cap;
+} cap_names[] = {
+	{ "net_admin", CAP_NET_ADMIN },
+	{ "sys_admin", CAP_SYS_ADMIN },
+	{ "setuid", CAP_SETUID },
+	{ "setgid", CAP_SETGID },
+};
+
+static uint64_t parse_caps(const char *spec)
+{
+	char buf[256], *tok, *save;
+	uint64_t caps = 0;
+	size_t i;
+
+	if (!strcmp(spec, "none"))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
+			if (!strcmp(tok, cap_names[i].name))
+				break;
+		if (i == sizeof(cap_names) / sizeof(cap_names[0])) {
+			fprintf(stderr, "mbnl: unknown capability '%s'\n", tok);
+			exit(2);
+		}
+		caps |= 1ULL << cap_names[i].cap;
+	}
+	return caps;
+}
+
+/* Keep exactly @caps (effective and permitted), nothing inheritable. */
+static void set_caps(uint64_t caps)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = {
+		{ .effective = (uint32_t)caps, .permitted = (uint32_t)caps },
+		{ .effective = (uint32_t)(caps >> 32), .permitted = (uint32_t)(caps >> 32) },
+	};
+
+	if (syscall(SYS_capset, &hdr, data))
+		die("capset");
+}
+
 static void mark_make_it_fail(void)
 {
 	FILE *f = fopen("/proc/self/make-it-fail", "w");
@@ -398,16 +544,23 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct timeval tmo = { .tv_sec = 5 };
-	int one = 1, opt, make_it_fail = 0;
+	int one = 1, opt, make_it_fail = 0, have_caps = 0;
+	uint64_t caps = 0;
 	long uid = -1;
 
-	while ((opt = getopt(argc, argv, "u:F")) != -1) {
-		if (opt == 'u')
+	while ((opt = getopt(argc, argv, "u:c:FT")) != -1) {
+		if (opt == 'u') {
 			uid = strtol(optarg, NULL, 10);
-		else if (opt == 'F')
+		} else if (opt == 'c') {
+			caps = parse_caps(optarg);
+			have_caps = 1;
+		} else if (opt == 'F') {
 			make_it_fail = 1;
-		else
+		} else if (opt == 'T') {
+			print_elapsed = 1;
+		} else {
 			return 2;
+		}
 	}
 	argc -= optind;
 	argv += optind;
@@ -419,14 +572,19 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 1) {
-		fprintf(stderr, "usage: mbnl [-u UID] [-F] dump|get|floor|release|listen|fuzz ...\n");
+		fprintf(stderr, "usage: mbnl [-u UID] [-c CAPS] [-F] [-T] dump|get|floor|release|listen|dumploop|fuzz ...\n");
 		return 2;
 	}
 
 	if (make_it_fail && uid >= 0)
 		mark_make_it_fail();
+	/* Capabilities survive the uid change only when asked to. */
+	if (have_caps && uid >= 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
+		die("PR_SET_KEEPCAPS");
 	if (uid >= 0 && (setgid(uid) || setuid(uid)))
 		die("setuid");
+	if (have_caps)
+		set_caps(caps);
 	sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (sock < 0)
 		die("socket");
@@ -448,6 +606,8 @@ int main(int argc, char **argv)
 		return do_request(MEMBALLOON_CMD_DEV_SET, 0, 2, argv + 1);
 	if (!strcmp(argv[0], "release") && argc == 3)
 		return do_request(MEMBALLOON_CMD_DEV_RELEASE, 0, 2, argv + 1);
+	if (!strcmp(argv[0], "dumploop") && argc == 2)
+		return do_dumploop(arg_u32(argv[1]));
 	if (!strcmp(argv[0], "listen") && argc >= 2)
 		return do_listen(arg_u32(argv[1]), argc > 2 ? arg_u32(argv[2]) : 0);
 	if (!strcmp(argv[0], "fuzz") && argc == 3)

@@ -36,16 +36,19 @@ SUPPORTED = ["bookworm", "bookworm/cloud", "bookworm/rt", "bookworm-backports",
 # everything; the driver's tests (the daemon is userspace and the soak long:
 # both run on the reference cell); the tests of what QEMU's side of the
 # device does, where a QEMU version shows (queues, stats and their tags,
-# the legacy transport, hot-plug, free page reporting and hinting).
+# the legacy transport, hot-plug, free page reporting and hinting, and a
+# host whose hinting thread stops consuming hints).
 # debug_* (tests/vm/test_debug.py) need the debug kernel: make check-debug
 # (scripts/check-debug.sh) runs them with the DEBUG selection below.
 ALL = "*,!debug_*"
 DRIVER = "*,!daemon_*,!soak_*,!debug_*"
-DEVICE = "inflate_deflate,stats,stats_extended,legacy,hotunplug,reporting,free_page_hint"
+DEVICE = ("inflate_deflate,stats,stats_extended,legacy,hotunplug,reporting,free_page_hint,"
+          "hint_remove_stalled")
 # make check-debug: the memory-safety tests on the debug kernel (on q35, where
 # hotunplug* run as debug_hotunplug*: the balloon behind a PCIe root port).
 DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,reporting,"
-         "poison,netlink,soak_integrity,deflate_blocks,debug_*")
+         "poison,netlink,soak_integrity,deflate_blocks,netlink_admin,release_during_inflate,"
+         "netlink_parallel,removed_last_event,hint_remove_stalled,debug_*")
 
 # A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
 # are (kernel, qemu, test selection) and get the vm-scope tests selected.

@@ -1,9 +1,14 @@
 """Device features beyond inflate/deflate/stats, and the netlink family.
 
 deflate_on_oom, reporting, poison, suspend (S3 and suspend-to-idle),
-hotunplug while inflating, and netlink (state, events, permissions, floor,
-release, malformed requests).  Each test boots its own guest and prints
-what it measured on its PASS line.
+hotunplug while inflating, netlink (state, events, permissions, floor,
+release, malformed requests), and the family under contention:
+netlink_admin (CAP_SYS_ADMIN, a clamped 100 GiB release, the rate limit),
+release_during_inflate (a release stops a running inflate pass),
+netlink_parallel (consistent counters, dumps and requests that do not wait
+for the host), removed_last_event, and hint_remove_stalled (rmmod while the
+host holds a hinting command open and consumes nothing).  Each test boots
+its own guest and prints what it measured on its PASS line.
 """
 import re
 import time
@@ -305,8 +310,9 @@ def t_hotunplug_inflating(ctx):
 @test("netlink", timeout=400)
 def t_netlink(ctx):
     """The memballoon family: state matches the host's view; events arrive;
-    writes need CAP_NET_ADMIN; floor and release work as documented;
-    malformed requests from root and nobody get only error replies."""
+    writes need privileges (netlink_admin tests which); floor and release
+    work as documented; malformed requests from root and nobody get only
+    error replies."""
     if ctx.driver != "memballoon":
         raise Skip("the netlink family is memballoon's")
     vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
@@ -364,7 +370,11 @@ def t_netlink(ctx):
     rc, out = vm.run("mbnl floor %d %d" % (dev["id"], floor))
     check(rc == 0, "floor failed: %r" % out)
     vm.qmp.balloon(256 * MiB)
-    time.sleep(4)
+    # the balloon grows to the floor (slowly on a loaded host), then stays
+    deadline = time.monotonic() + scaled(60)
+    while mbnl_dump(vm)["actual"] < dev["ram"] - floor and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
     dev = mbnl_dump(vm)
     check(dev["actual"] == dev["ram"] - floor,
           "with the floor the balloon holds %d pages, expected %d" % (dev["actual"], dev["ram"] - floor))
@@ -372,10 +382,14 @@ def t_netlink(ctx):
     ctx.set_target(vm, share(1024))
 
     # release (DEFLATE_ON_OOM negotiated): pages come back, the host sees it
+    # (asynchronous: the reply comes first, the pages follow)
     before = vm.qmp.query_balloon()
     rc, out = vm.run("mbnl release %d %d" % (dev["id"], 64 * 256))
-    check(rc == 0, "release failed: %r" % out)
-    time.sleep(0.5)
+    check(rc == 0 and "release=%d" % (64 * 256) in out, "release failed: %r" % out)
+    deadline = time.monotonic() + scaled(30)
+    while vm.qmp.query_balloon() - before < 64 * MiB and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
     after = vm.qmp.query_balloon()
     check(after - before == 64 * MiB, "release moved actual by %d bytes" % (after - before))
 
@@ -543,3 +557,409 @@ def t_deflate_blocks(ctx):
     check(not OOM_RE.search(dmesg), "OOM while using the memory again")
     notes.append("then %d MiB written and read back intact" % fill)
     ctx.note("; ".join(notes))
+
+
+# ---------------------------------------------------------------------------
+# The netlink family under contention: privileges, asynchronous releases,
+# the rate limit, dumps while the balloon moves, the order of the events.
+
+HUGE_RELEASE = 100 << 18        # 100 GiB in 4 KiB pages: more than any test guest
+EPERM_OUT = "error: 1 Operation not permitted"
+EBUSY_OUT = "error: 16 Device or resource busy"
+
+
+def kv(line):
+    """'a=1 b=x' -> {'a': 1, 'b': 'x'} (numbers as int or float)."""
+    d = {}
+    for item in line.split():
+        k, _, v = item.partition("=")
+        if re.fullmatch(r"\d+", v):
+            d[k] = int(v)
+        elif re.fullmatch(r"0x[0-9a-f]+", v):
+            d[k] = int(v, 16)
+        elif re.fullmatch(r"\d+\.\d+", v):
+            d[k] = float(v)
+        else:
+            d[k] = v
+    return d
+
+
+def listen(vm, path="/tmp/ev", seconds=120):
+    """Start an mbnl listener in the guest (events to path) and wait until
+    it has joined the events group."""
+    vm.sh("rm -f %s; (mbnl listen %d > %s 2>&1 &)" % (path, seconds, path))
+    deadline = time.monotonic() + scaled(20)
+    while "listening" not in vm.sh("cat %s" % path):
+        check(time.monotonic() < deadline, "mbnl listen did not start")
+        time.sleep(0.2)
+
+
+def events(vm, path="/tmp/ev"):
+    """The events the listener printed so far, as dicts (t, id, event, ...)."""
+    return [kv(l) for l in vm.sh("cat %s" % path).splitlines() if l.startswith("t=")]
+
+
+def wait_event(vm, pred, what, timeout=60, path="/tmp/ev"):
+    """The first event the listener printed that satisfies pred."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        hits = [e for e in events(vm, path) if pred(e)]
+        if hits:
+            return hits[0]
+        check(time.monotonic() < deadline, "no %s event within %ds" % (what, scaled(timeout)))
+        time.sleep(0.3)
+
+
+def reply_of(out):
+    """The device line of an mbnl request's reply, and elapsed_ms (-T)."""
+    dev = [kv(l) for l in out.splitlines() if l.startswith("id=")]
+    ms = re.search(r"elapsed_ms=([0-9.]+)", out)
+    check(len(dev) == 1, "no reply line in %r" % out)
+    return dev[0], float(ms.group(1)) if ms else None
+
+
+@test("netlink_admin", timeout=400)
+def t_netlink_admin(ctx):
+    """Admin commands need CAP_SYS_ADMIN: an unprivileged caller, a
+    CAP_NET_ADMIN-only one (nobody or root) and a CAP_SYS_ADMIN-only one get
+    EPERM for DEV_SET and DEV_RELEASE, the CAP_NET_ADMIN-only ones with the
+    extack "needs CAP_SYS_ADMIN", and nothing changes; nobody with both
+    capabilities succeeds.  A 100 GiB release is clamped: the reply accepts
+    exactly what the balloon holds, the RELEASED event carries the same
+    count, actual ends at 0 and stays there for the hold.  A burst of 8
+    admin requests at once: exactly 5 succeed, 3 get EBUSY (extack: rate
+    limit), and the kernel log names each accepted caller's comm and pid."""
+    if ctx.driver != "memballoon":
+        raise Skip("the netlink family is memballoon's")
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
+    ctx.load_driver(vm)
+    dev = mbnl_dump(vm)
+    did = dev["id"]
+    ctx.set_target(vm, share(1024))
+    held = (RAM_MIB - share(1024)) * 256
+    vm.sh("dmesg -c >/dev/null")
+
+    # 1. privileges: the kernel answers EPERM before anything changes
+    callers = (("unprivileged", "-u 65534", False),
+               ("nobody with CAP_NET_ADMIN", "-u 65534 -c net_admin", True),
+               ("root with only CAP_NET_ADMIN", "-c net_admin", True),
+               ("nobody with CAP_SYS_ADMIN only", "-u 65534 -c sys_admin", False))
+    for who, opts, extack in callers:
+        for cmd in ("floor %d 0" % did, "release %d 1000" % did):
+            rc, out = vm.run("mbnl %s %s" % (opts, cmd))
+            ctx.log("%s: mbnl %s -> rc %d %s" % (who, cmd, rc, out.strip()))
+            check(rc == 1 and EPERM_OUT in out, "%s: %s: %r" % (who, cmd, out))
+            if extack:
+                check("needs CAP_SYS_ADMIN" in out, "%s: %s: no extack: %r" % (who, cmd, out))
+    dev = mbnl_dump(vm)
+    check(dev["actual"] == held and dev["floor"] == 0 and vm.qmp.query_balloon() ==
+          share(1024) * MiB, "a refused request changed the device: %r" % dev)
+    check("by mbnl[" not in vm.dmesg(), "a refused request was logged as accepted")
+    rc, out = vm.run("mbnl -u 65534 dump")
+    check(rc == 0 and "actual=%d" % held in out, "unprivileged dump: %r" % out)
+    rc, out = vm.run("mbnl -u 65534 -c net_admin,sys_admin floor %d 0" % did)
+    check(rc == 0 and "floor=0" in out, "nobody with CAP_NET_ADMIN and CAP_SYS_ADMIN: %r" % out)
+
+    # 2. a 100 GiB release: clamped to the balloon, asynchronous
+    listen(vm)
+    rc, out = vm.run("mbnl -T release %d %d" % (did, HUGE_RELEASE))
+    check(rc == 0, "100 GiB release failed: %r" % out)
+    rep, ms = reply_of(out)
+    ctx.log("release reply (%.1f ms): %r" % (ms, rep))
+    check(rep["release"] == held, "100 GiB release: %d pages accepted, the balloon held %d"
+          % (rep["release"], held))
+    ev = wait_event(vm, lambda e: e.get("event") == "released", "released")
+    ctx.log("released event: %r" % ev)
+    check(ev["release"] == held and ev["actual"] == 0,
+          "released event: release=%s actual=%s, expected %d and 0"
+          % (ev.get("release"), ev.get("actual"), held))
+    check(ev["inflated"] - ev["deflated"] == ev["actual"], "event counters: %r" % ev)
+    # the host's target still says 1 GiB: the hold keeps the balloon empty
+    t_end = time.monotonic() + 3
+    while time.monotonic() < t_end:
+        a = vm.qmp.query_balloon()
+        check(a == RAM_MIB * MiB, "balloon re-inflated during the hold: %d MiB" % (a // MiB))
+        time.sleep(0.2)
+    dev = mbnl_dump(vm)
+    check(dev["actual"] == 0 and dev["inflated"] == dev["deflated"], "after release: %r" % dev)
+    lines = [l for l in vm.dmesg().splitlines() if "accepted of %d asked by mbnl[" % HUGE_RELEASE in l]
+    check(len(lines) == 1 and "release of %d pages" % held in lines[0],
+          "release not logged with its caller: %r" % lines)
+
+    # 3. the rate limit: 8 requests at once, after a quiet window
+    time.sleep(6)
+    vm.sh("dmesg -c >/dev/null")
+    script = ("mbnl now > /tmp/b0; "
+              "for i in 1 2 3 4 5 6 7 8; do "
+              "  mbnl floor %d 0 > /tmp/f$i 2>&1 & echo $! > /tmp/p$i; "
+              "done; wait; mbnl now > /tmp/b1; "
+              "for i in 1 2 3 4 5 6 7 8; do echo \"pid=$(cat /tmp/p$i) $(head -1 /tmp/f$i)\"; done; "
+              "echo start=$(cat /tmp/b0) end=$(cat /tmp/b1)" % did)
+    out = vm.sh(script)
+    ctx.log("burst:\n" + out)
+    span = kv(out.strip().splitlines()[-1])
+    burst_s = span["end"] - span["start"]
+    check(burst_s < 4.5, "the burst took %.1f s: too slow to test a 5 s window" % burst_s)
+    rows = [l for l in out.splitlines() if l.startswith("pid=")]
+    ok = [int(kv(l)["pid"]) for l in rows if "error:" not in l]
+    busy = [l for l in rows if EBUSY_OUT in l and "rate limit" in l]
+    check(len(ok) == 5 and len(busy) == 3,
+          "burst of 8: %d accepted, %d EBUSY with the rate-limit extack:\n%s"
+          % (len(ok), len(busy), "\n".join(rows)))
+    logged = [int(p) for p in re.findall(r"inflation floor set to 0 MiB by mbnl\[(\d+)\]", vm.dmesg())]
+    check(sorted(logged) == sorted(ok), "kernel log names callers %s, accepted were %s"
+          % (logged, ok))
+    ctx.note("EPERM x8 (extack for CAP_NET_ADMIN-only); 100 GiB release -> %d pages accepted "
+             "in %.1f ms, RELEASED %d, actual 0; burst of 8 in %.2fs: 5 ok, 3 EBUSY, callers logged"
+             % (held, ms, ev["release"], burst_s))
+
+
+def set_holdoff(vm, seconds):
+    vm.sh("echo %d > /sys/module/memballoon/parameters/release_holdoff_s" % seconds)
+
+
+@test("release_during_inflate", timeout=300)
+def t_release_during_inflate(ctx):
+    """A release accepted while a large inflate pass runs stops that pass:
+    at most the one request already with the host (4096 pages) goes in
+    after the release was accepted, and the balloon does not grow again
+    during the hold (sampled from the host all along); afterwards it
+    reaches the host's target."""
+    if ctx.driver != "memballoon":
+        raise Skip("the netlink family is memballoon's")
+    hold_s = 10
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
+    ctx.load_driver(vm)
+    set_holdoff(vm, hold_s)
+    did = mbnl_dump(vm)["id"]
+    listen(vm)
+    start_pages = 16384          # release once 64 MiB are in
+    vm.sh("(while :; do a=$(mbnl get %d | sed -n 's/.* actual=\\([0-9]*\\).*/\\1/p'); "
+          "[ \"${a:-0}\" -ge %d ] && break; done; mbnl -T release %d %d > /tmp/rel 2>&1) "
+          ">/dev/null 2>&1 &" % (did, start_pages, did, HUGE_RELEASE))
+    target = share(512)
+    vm.qmp.balloon(target * MiB)
+    deadline = time.monotonic() + scaled(60)
+    while "elapsed_ms" not in vm.sh("cat /tmp/rel 2>/dev/null; true"):
+        check(time.monotonic() < deadline, "the release never ran")
+        time.sleep(0.1)
+    rep, ms = reply_of(vm.sh("cat /tmp/rel"))
+    ctx.log("release reply (%.1f ms): %r" % (ms, rep))
+    # accepted: what the balloon held then (the reply's state is later)
+    check(start_pages <= rep["release"] < rep["target"],
+          "accepted %d pages of a balloon going to %d: the inflate was not running"
+          % (rep["release"], rep["target"]))
+    ev = wait_event(vm, lambda e: e.get("event") == "released", "released")
+    t_ev = time.monotonic()
+    ctx.log("released event: %r" % ev)
+    check(ev["release"] == rep["release"], "released %d pages, %d accepted"
+          % (ev["release"], rep["release"]))
+    check(ev["actual"] <= 4096, "%d pages went into the balloon after the release was "
+          "accepted (the pass went on)" % ev["actual"])
+    # sample the host's view for the rest of the hold: never above that
+    most = 0
+    samples = 0
+    while time.monotonic() < t_ev + hold_s - 2:
+        ballooned = (RAM_MIB * MiB - vm.qmp.query_balloon()) // 4096
+        most = max(most, ballooned)
+        samples += 1
+        check(ballooned <= ev["actual"], "the balloon grew during the hold: %d pages, %d "
+              "after the release" % (ballooned, ev["actual"]))
+        time.sleep(0.1)
+    dt = ctx.set_target(vm, target, timeout=90)
+    ctx.note("released %d pages mid-inflate to %d (%.1f ms), +%d pages after it, "
+             "%d samples over the hold <= %d pages; target reached %.1fs later"
+             % (ev["release"], rep["target"], ms, ev["actual"], samples, most, dt))
+
+
+@test("netlink_parallel", timeout=400)
+def t_netlink_parallel(ctx):
+    """Dumps while the balloon moves: every dump taken during a 1.75 GiB
+    inflate and its deflate satisfies inflated - deflated == actual.  A
+    release of 1.5 GiB while another process dumps again and again: the
+    DEV_RELEASE request returns and the dumps answer in a small fraction of
+    the time the release takes to carry out (before, both waited for all
+    of it)."""
+    if ctx.driver != "memballoon":
+        raise Skip("the netlink family is memballoon's")
+    vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
+    ctx.load_driver(vm)
+    did = mbnl_dump(vm)["id"]
+
+    # 1. counters: one consistent snapshot per dump
+    loops = []
+    for target in (share(512), RAM_MIB):
+        vm.sh("(mbnl dumploop 6 > /tmp/dl 2>&1 &); sleep 0.5")
+        ctx.set_target(vm, target, timeout=90)
+        deadline = time.monotonic() + scaled(30)
+        while "dumploop:" not in vm.sh("cat /tmp/dl"):
+            check(time.monotonic() < deadline, "dumploop did not finish")
+            time.sleep(0.3)
+        out = vm.sh("cat /tmp/dl")
+        ctx.log("dumps while moving to %d MiB: %s" % (target, out.strip()))
+        d = kv(out.strip().splitlines()[-1].split(":", 1)[1])
+        check(d["inconsistent"] == 0, "%d dumps with inflated - deflated != actual:\n%s"
+              % (d["inconsistent"], out))
+        check(d["dumps"] >= 50, "only %d dumps" % d["dumps"])
+        loops.append(d)
+
+    # 2. a release while another process dumps
+    ctx.set_target(vm, share(512))
+    listen(vm)
+    vm.sh("(mbnl dumploop 8 > /tmp/dl 2>&1 &); sleep 1.5; "
+          "mbnl now > /tmp/t0; mbnl -T release %d %d > /tmp/rel 2>&1" % (did, HUGE_RELEASE))
+    rep, doit_ms = reply_of(vm.sh("cat /tmp/rel"))
+    t0 = float(vm.sh("cat /tmp/t0"))
+    ev = wait_event(vm, lambda e: e.get("event") == "released", "released")
+    release_ms = (ev["t"] - t0) * 1000
+    deadline = time.monotonic() + scaled(30)
+    while "dumploop:" not in vm.sh("cat /tmp/dl"):
+        check(time.monotonic() < deadline, "dumploop did not finish")
+        time.sleep(0.3)
+    out = vm.sh("cat /tmp/dl")
+    d = kv(out.strip().splitlines()[-1].split(":", 1)[1])
+    ctx.log("release of %d pages: request %.1f ms, carried out after %.0f ms; dumps: %s"
+            % (rep["release"], doit_ms, release_ms, out.strip()))
+    check(rep["release"] == (RAM_MIB - share(512)) * 256 and ev["release"] == rep["release"],
+          "release accepted %d, released %d" % (rep["release"], ev["release"]))
+    check(d["inconsistent"] == 0, "inconsistent dumps during the release:\n%s" % out)
+    check(release_ms >= 300, "the release took only %.0f ms: too short to tell a waiting "
+          "request from one that does not wait" % release_ms)
+    check(doit_ms <= 0.25 * release_ms, "DEV_RELEASE took %.1f ms of the release's %.0f ms"
+          % (doit_ms, release_ms))
+    check(d["max_ms"] <= 0.25 * release_ms, "a dump took %.1f ms while the release took %.0f ms"
+          % (d["max_ms"], release_ms))
+    ctx.note("%d+%d dumps consistent while inflating/deflating; release of %d MiB carried out "
+             "in %.0f ms: request %.1f ms, %d dumps max %.1f ms"
+             % (loops[0]["dumps"], loops[1]["dumps"], rep["release"] // 256, release_ms,
+                doit_ms, d["dumps"], d["max_ms"]))
+
+
+@test("removed_last_event", timeout=300)
+def t_removed_last_event(ctx):
+    """rmmod while the balloon inflates: a listener sees DEVICE_REMOVED for
+    the device, and no event of that device after it; every page is back."""
+    if ctx.driver != "memballoon":
+        raise Skip("the netlink family is memballoon's")
+    vm = ctx.boot(mem_mib=RAM_MIB)
+    ctx.load_driver(vm)
+    did = mbnl_dump(vm)["id"]
+    listen(vm)
+    vm.qmp.balloon(share(256) * MiB)
+    deadline = time.monotonic() + scaled(30)
+    while vm.qmp.query_balloon() > (RAM_MIB - 128) * MiB:
+        check(time.monotonic() < deadline, "the balloon did not start inflating")
+        time.sleep(0.05)
+    at_rmmod = RAM_MIB - vm.qmp.query_balloon() // MiB
+    vm.sh("rmmod %s" % ctx.driver, timeout=120)
+    time.sleep(2)
+    evs = [e for e in events(vm) if e.get("id") == did]
+    names = [e["event"] for e in evs]
+    ctx.log("events of virtio%d: %s" % (did, names))
+    check("device-removed" in names, "no device-removed event: %s" % names)
+    last = names.index("device-removed")
+    check(last == len(names) - 1, "events after device-removed: %s" % names[last + 1:])
+    check("actual-changed" in names[:last], "no actual-changed before the removal: %s" % names)
+    check(evs[last]["actual"] == 0, "device-removed says actual=%d" % evs[last]["actual"])
+    check(balloon_pages_held(vm) == 0, "%d pages still ballooned" % balloon_pages_held(vm))
+    ctx.note("%d events, device-removed last; removed while %d MiB ballooned"
+             % (len(names), at_rmmod))
+
+
+# ptrace, for stopping one QEMU thread (the free page hinting iothread)
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+WALL = 0x40000000
+
+
+def _ptrace(req, tid):
+    import ctypes
+    import os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    if libc.ptrace(req, tid, None, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(err)))
+
+
+def stop_thread(tid):
+    """Stop one thread of another process (and only it) until resume_thread()."""
+    import os
+    _ptrace(PTRACE_SEIZE, tid)
+    _ptrace(PTRACE_INTERRUPT, tid)
+    os.waitpid(tid, WALL)
+
+
+def resume_thread(tid):
+    _ptrace(PTRACE_DETACH, tid)
+
+
+HINT_ORDER_PAGES = 1024          # 4 MiB blocks, in 4 KiB pages
+HINT_QUEUE = 1024                # QEMU's free page queue (VIRTQUEUE_MAX_SIZE)
+
+
+@test("hint_remove_stalled", timeout=600)
+def t_hint_remove_stalled(ctx):
+    """The host opens a free page hinting command and stops consuming hints
+    (QEMU's hinting iothread stopped with ptrace during a slow migration):
+    the driver fills the free page queue (1022 blocks of 4 MiB, one entry
+    kept for STOP) and waits without holding a worker; rmmod returns within
+    seconds; every hinted block and page is back (MemTotal, MemFree); the
+    device, re-bound, balloons again."""
+    mem = GUEST_MIB + 3072       # free memory beyond the queue's 4088 MiB
+    vm = ctx.boot(mem_mib=mem, balloon_opts="free-page-hint=on,iothread=io1",
+                  extra_args=["-object", "iothread,id=io1"], append="init_on_alloc=0")
+    ctx.load_driver(vm)
+    dev = mbnl_dump(vm)
+    check(dev["features"] >> 3 & 1, "FREE_PAGE_HINT not negotiated")
+    mi0 = settle_free(vm)
+    tid = [t["thread-id"] for t in vm.qmp.cmd("query-iothreads") if t["id"] == "io1"][0]
+    # The iothread is stopped while idle (hinting has not started), so it
+    # holds none of the device's locks.  It is resumed only once the driver
+    # is bound again: measured on QEMU 7.2, an iothread that runs its
+    # pending hinting bottom half after the device was reset, while no
+    # driver is bound, leaves the device's INTx interrupt dead (the next
+    # config change never arrives), whatever the guest does.
+    stop_thread(tid)
+    try:
+        # 1 MiB/s: the first RAM pass (and with it the command) lasts minutes
+        vm.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 20})
+        vm.qmp.cmd("migrate", {"uri": "exec:cat > /dev/null"})
+        # the guest takes free 4 MiB blocks until the queue is full
+        want = (HINT_QUEUE - 2) * HINT_ORDER_PAGES
+        deadline = time.monotonic() + scaled(120)
+        while vm.meminfo()["MemFree"] > mi0["MemFree"] - want * 4 + 64 * 1024:
+            check(time.monotonic() < deadline, "MemFree %d KiB: the guest did not fill the "
+                  "queue (%d pages)" % (vm.meminfo()["MemFree"], want))
+            time.sleep(1)
+        time.sleep(2)
+        dev = mbnl_dump(vm)
+        mi1 = vm.meminfo()
+        status = vm.qmp.cmd("query-migrate")["status"]
+        check(status == "active", "migration %s: the hinting command is closed" % status)
+        t0 = time.monotonic()
+        rc, out = vm.run("rmmod %s" % ctx.driver, timeout=60)
+        t_rmmod = time.monotonic() - t0
+        # a bound on liveness, not speed: scaled for slow (debug) kernels
+        check(t_rmmod < scaled(5), "rmmod took %.1f s with the host not consuming hints"
+              % t_rmmod)
+        check(rc == 0, "rmmod failed (rc %d): %s" % (rc, out))
+        check(dev["hinted"] == want, "%d pages hinted, the queue holds %d" % (dev["hinted"], want))
+        vm.qmp.cmd("migrate_cancel")
+        deadline = time.monotonic() + scaled(30)
+        while vm.qmp.cmd("query-migrate")["status"] not in ("cancelled", "failed", "completed"):
+            check(time.monotonic() < deadline, "migration did not stop")
+            time.sleep(0.2)
+        mi2 = settle_free(vm)
+        ctx.log("MemTotal %d/%d, MemFree %d -> %d -> %d KiB" % (
+            mi0["MemTotal"], mi2["MemTotal"], mi0["MemFree"], mi1["MemFree"], mi2["MemFree"]))
+        check(abs(mi2["MemTotal"] - mi0["MemTotal"]) <= 1024,
+              "MemTotal %d KiB after rmmod, %d before" % (mi2["MemTotal"], mi0["MemTotal"]))
+        check(mi2["MemFree"] >= 0.97 * mi0["MemFree"],
+              "MemFree %d KiB after rmmod, %d before hinting" % (mi2["MemFree"], mi0["MemFree"]))
+        ctx.load_driver(vm)
+    finally:
+        resume_thread(tid)
+    dt = ctx.set_target(vm, mem - 1024)
+    ctx.set_target(vm, mem)
+    ctx.note("%d MiB hinted, queue full, host stalled; rmmod %.2fs, all memory back, "
+             "re-bound and ballooned 1 GiB in %.1fs" % (want // 256, t_rmmod, dt))

@@ -17,13 +17,13 @@
 /* What a MEMBALLOON_CMD_DEV_NTF notification reports (MEMBALLOON_A_DEV_EVENT). */
 enum memballoon_event {
 	MEMBALLOON_EVENT_DEVICE_ADDED = 1,	/* a device was bound */
-	MEMBALLOON_EVENT_DEVICE_REMOVED,	/* a device was unbound */
+	MEMBALLOON_EVENT_DEVICE_REMOVED,	/* a device was unbound: its last event */
 	MEMBALLOON_EVENT_TARGET_CHANGED,	/* the host set a new target */
 	MEMBALLOON_EVENT_ACTUAL_CHANGED,	/* the balloon moved (rate-limited) */
 	MEMBALLOON_EVENT_ALLOC_FAILURE,		/* the balloon cannot grow for now */
 	MEMBALLOON_EVENT_OOM_DEFLATE,		/* pages released to the OOM path */
 	MEMBALLOON_EVENT_STATS_REQUESTED,	/* the host asked for stats */
-	MEMBALLOON_EVENT_RELEASED,		/* an admin release was carried out */
+	MEMBALLOON_EVENT_RELEASED,		/* an admin release was carried out (+ RELEASE_PAGES) */
 	MEMBALLOON_EVENT_FLOOR_CHANGED,		/* an admin set the inflation floor */
 	MEMBALLOON_EVENT_TARGET_REACHED,	/* actual == target, after a move */
 
@@ -52,7 +52,8 @@ enum {
 	MEMBALLOON_A_DEV_HINTED_PAGES,		/* u64: free pages hinted for migration */
 	MEMBALLOON_A_DEV_STATS_REQUESTS,	/* u64: stats requests answered */
 	MEMBALLOON_A_DEV_MIGRATED,		/* u64: balloon pages moved by compaction */
-	MEMBALLOON_A_DEV_RELEASE_PAGES,		/* u32: DEV_RELEASE: pages to release now */
+	/* u32: DEV_RELEASE: pages to release; its reply: accepted; RELEASED: released */
+	MEMBALLOON_A_DEV_RELEASE_PAGES,
 	MEMBALLOON_A_DEV_EVENT,			/* u32: DEV_NTF: enum memballoon_event */
 	MEMBALLOON_A_DEV_ALLOC_NS,		/* u64: time spent allocating pages to inflate */
 	MEMBALLOON_A_DEV_HOST_NS,		/* u64: time spent waiting for the host to use requests */
@@ -66,12 +67,20 @@ enum {
 	MEMBALLOON_CMD_UNSPEC,
 	/* Get one device (by MEMBALLOON_A_DEV_ID) or dump all; anyone may. */
 	MEMBALLOON_CMD_DEV_GET,
-	/* Set policy: MEMBALLOON_A_DEV_FLOOR_PAGES.  CAP_NET_ADMIN. */
+	/*
+	 * Set policy: MEMBALLOON_A_DEV_FLOOR_PAGES.  CAP_NET_ADMIN and
+	 * CAP_SYS_ADMIN (-EPERM); at most 5 DEV_SET/DEV_RELEASE per device in
+	 * any 5 s (-EBUSY).  Replies with the device's state.
+	 */
 	MEMBALLOON_CMD_DEV_SET,
 	/*
 	 * Release MEMBALLOON_A_DEV_RELEASE_PAGES pages now, for the guest's
 	 * stability; only when DEFLATE_ON_OOM was negotiated (-EOPNOTSUPP
-	 * otherwise).  CAP_NET_ADMIN.  Replies with the device's state.
+	 * otherwise).  Permissions and rate limit as DEV_SET.  Asynchronous:
+	 * clamped to the balloon, inflation is held off at once, and the reply
+	 * (the device's state + RELEASE_PAGES, the pages accepted) comes
+	 * before the host is told; a DEV_NTF with event RELEASED and
+	 * RELEASE_PAGES (the pages given back) follows once they are.
 	 */
 	MEMBALLOON_CMD_DEV_RELEASE,
 	/* Notification on the "events" group: device attributes + EVENT. */
