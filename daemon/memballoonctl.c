@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"                        wait up to S s (default %d) for the driver to finish\n\n"
 		"  -j, --json            JSON output (status: one object; watch: one object per line)\n"
 		"  -h, --help, -V, --version\n\n"
-		"DEV is virtioN or N.  set-floor and release need CAP_SYS_ADMIN.  See memballoonctl(8).\n",
+		"DEV is virtioN or N.  set-floor and release need CAP_SYS_ADMIN and CAP_NET_ADMIN.  See memballoonctl(8).\n",
 		RELEASE_WAIT_S);
 }
 
@@ -46,7 +46,7 @@ static const char *errmsg(int err)
 	switch (err) {
 	case -EPERM:
 	case -EACCES:
-		return "permission denied (needs CAP_SYS_ADMIN)";
+		return "permission denied (needs CAP_SYS_ADMIN and CAP_NET_ADMIN)";
 	case -EBUSY:
 		return "rate-limited by the driver (too many admin changes; try again later)";
 	case -ETIMEDOUT:
