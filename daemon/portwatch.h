@@ -1,42 +1,37 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * udev: balloon devices bound to memballoon (subsystem virtio), the
- * virtio-serial ports (subsystem virtio-ports, matched by their sysfs
- * "name"), and the memballoon module itself (subsystem module).  As in
- * libinput's udev-seat.c: subscribe to the monitor first, then enumerate,
- * so nothing slips between the two.
+ * The virtio-serial port the configuration names (serial_port), served on
+ * the host channels whenever it is present.  udev tells: udevd's events,
+ * or the kernel's when no udevd runs, for the subsystem virtio-ports,
+ * matched by the port's sysfs "name" (which the host sets, so it arrives
+ * with a "change" after the "add").  As in libinput's udev-seat.c: subscribe
+ * to the monitor first, then enumerate, so no port slips between the two.
+ *
+ * udev is for the ports only: the balloon devices come from the driver's
+ * netlink family (devtrack.h).
  */
-#ifndef MB_DEVICES_H
-#define MB_DEVICES_H
+#ifndef MB_PORTWATCH_H
+#define MB_PORTWATCH_H
 
-#include <stdbool.h>
-
+#include "channels.h"
 #include "loop.h"
 
 struct udev;
 struct udev_monitor;
 
-struct devwatch_ops {
-	/* a virtio device was bound to (bound) or unbound from memballoon */
-	void (*balloon)(void *arg, const char *sysname, bool bound);
-	/* a virtio-serial port appeared (devnode set) or went away (devnode NULL) */
-	void (*port)(void *arg, const char *port_name, const char *devnode);
-	/* the memballoon module was loaded or unloaded */
-	void (*module)(void *arg, bool loaded);
-};
-
-struct devwatch {
+struct portwatch {
 	struct source src;
 	struct udev *udev;
 	struct udev_monitor *mon;
-	const struct devwatch_ops *ops;
-	void *arg;
+	int epfd;
+	struct channels *ch;		/* where the port is served */
+	char name[128];			/* the port wanted; "": none */
 };
 
-/* Subscribe (udevd's events, or the kernel's when no udevd runs), then enumerate. */
-int devwatch_open(struct devwatch *w, int epfd, const struct devwatch_ops *ops, void *arg);
-/* Report every present balloon and port through ops (used at start and on reload). */
-void devwatch_enumerate(struct devwatch *w);
-void devwatch_close(struct devwatch *w, int epfd);
+/* Subscribe, then open the port if it is present: 0 or -errno. */
+int portwatch_open(struct portwatch *w, int epfd, struct channels *ch, const char *name);
+/* A new port name (reload): the old port is closed, the new one opened if present. */
+void portwatch_set_name(struct portwatch *w, const char *name);
+void portwatch_close(struct portwatch *w);
 
 #endif
