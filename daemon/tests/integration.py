@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """memballoond as a process, on this machine, no VM: the event loop, TCP,
 sd_notify (READY, WATCHDOG, STATUS, RELOADING, STOPPING), SIGHUP reload,
-SIGTERM, journal log prefixes, --print-config, bad configurations; then
+SIGTERM, journal log prefixes, --print-config, bad configurations, drop-in
+files (one overrides the main file, a reload picks up a new one); then
 hostile peers on TCP (127.0.0.1): resets after bad and oversized lines,
 idle connections, a subscriber that never reads, request floods, a peer
 tcp_allow refuses, while a well-behaved client is answered throughout and
@@ -238,12 +239,85 @@ def main():
           "idle_timeout = 60\n" in out and "request_rate = 20\n" in out and
           "vsock_allow = 2\n" in out and "tcp_allow = any\n" in out, out)
 
+    dropins(daemon, tmp)
     hostile(daemon, tmp)
 
     failed = results.count(False)
     print("integration: %d passed, %d failed" % (len(results) - failed, failed))
     subprocess.run(["rm", "-rf", tmp])
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------
+# drop-ins: FILE.d/*.conf after FILE, in lexical order, on start and reload
+
+def listening(port):
+    """The daemon answers MOM's stats on port."""
+    return ask_mom(port) if connect(port, 0.3) else False
+
+
+def dropins(daemon, tmp):
+    main_port, drop_port, new_port = free_port(), free_port(), free_port()
+    conf = os.path.join(tmp, "dropins.conf")
+    d = conf + ".d"
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    with open(conf, "w") as f:
+        f.write("tcp = 127.0.0.1:%d\nserial_port = off\npsi_trigger = off\n"
+                "max_clients = 3\nuser = nobody\n" % main_port)
+    with open(os.path.join(d, "50-tcp.conf"), "w") as f:
+        f.write("tcp = 127.0.0.1:%d\n" % drop_port)
+    with open(os.path.join(d, "40-clients.conf"), "w") as f:
+        f.write("max_clients = 5\nrequest_rate = 7\n")
+    with open(os.path.join(d, "README"), "w") as f:
+        f.write("not a drop-in = 1\n")
+
+    out = subprocess.run([daemon, "-c", conf, "-s", "request_rate=9", "--print-config"],
+                         stdout=subprocess.PIPE, text=True).stdout
+    check("--print-config: the files in order, the merged values",
+          out.startswith("# memballoond configuration: %s, %s/40-clients.conf, "
+                         "%s/50-tcp.conf, the command line\n" % (conf, d, d)) and
+          "\ntcp = 127.0.0.1:%d\n" % drop_port in out and "\nmax_clients = 5\n" in out and
+          "\nrequest_rate = 9\n" in out and "\npsi_trigger = off\n" in out, out[:600])
+
+    logpath = os.path.join(tmp, "dropins.log")
+    log = open(logpath, "w")
+    p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
+    try:
+        deadline = time.monotonic() + 5
+        while not listening(drop_port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check("a drop-in overrides the main file's tcp", listening(drop_port) and
+              not listening(main_port), open(logpath).read()[-300:])
+        # a new drop-in, later in lexical order, picked up by a reload
+        with open(os.path.join(d, "60-tcp.conf"), "w") as f:
+            f.write("tcp = 127.0.0.1:%d\n" % new_port)
+        p.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while not listening(new_port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check("a reload picks up a new drop-in", listening(new_port) and
+              not listening(drop_port), open(logpath).read()[-300:])
+        # a broken drop-in is an error like a broken main file: nothing changes
+        with open(os.path.join(d, "70-bad.conf"), "w") as f:
+            f.write("max_clients = 0\n")
+        p.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while "keeping the running configuration" not in open(logpath).read() and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = open(logpath).read()
+        check("a broken drop-in: named, the running configuration kept",
+              "%s/70-bad.conf: line 1: max_clients: expected 1..1024" % d in text and
+              listening(new_port), text[-400:])
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        log.close()
 
 
 # ---------------------------------------------------------------------------
