@@ -25,6 +25,12 @@ static void good_requests(void **state)
 	assert_int_equal(req("{\"cmd\":\"subscribe\",\"samples\":true,\"id\":\"abc-1\"}", &r, &why), 0);
 	assert_true(r.has_samples && r.samples);
 	assert_string_equal(r.id, "\"abc-1\"");
+	/* ids are echoed as sent, whatever a number type could hold */
+	assert_int_equal(req("{\"cmd\":\"ping\",\"id\":123456789012345678901234567890}", &r, &why),
+			 0);
+	assert_string_equal(r.id, "123456789012345678901234567890");
+	assert_int_equal(req("{\"cmd\":\"ping\",\"id\":-0}", &r, &why), 0);
+	assert_string_equal(r.id, "-0");
 	/* unknown members of any shape are skipped */
 	assert_int_equal(req("{\"x\":[1,{\"y\":[null,true,false,\"\\u00e9\\n\"]}],\"cmd\":\"ping\","
 			     "\"z\":{}}", &r, &why), 0);
@@ -43,6 +49,9 @@ static void bad_requests(void **state)
 		"{\"cmd\":\"ping\",\"x\":tru}", "{\"cmd\":\"ping\",\"x\":\"\\x\"}",
 		"{\"cmd\":\"ping\",\"x\":\"\\u12\"}", "{\"cmd\":\"ping\",\"x\":\"a\tb\"}",
 		"{\"x\":1}", "{}",
+		/* not JSON (RFC 8259), though json-c's strict mode takes them (docs/daemon.md) */
+		"{\"cmd\":\"ping\",\"x\":NaN}", "{\"cmd\":\"ping\",\"x\":Infinity}",
+		"{\"cmd\":\"ping\",\"x\":-Infinity}",
 		"{\"cmd\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
 	};
 	struct json_request r;
