@@ -123,9 +123,8 @@ static int parse_bool(const char *v, bool *out)
 	return -EINVAL;
 }
 
-/* Decimal in [min, max], nothing else on the value. */
-static int parse_uint(const char *v, unsigned long long min, unsigned long long max,
-		      unsigned long long *out)
+int parse_decimal(const char *v, unsigned long long min, unsigned long long max,
+		  unsigned long long *out)
 {
 	unsigned long long x;
 	char *end;
@@ -192,8 +191,8 @@ static int parse_tcp(const char *v, struct config *c)
 		return 0;
 	}
 	if (!colon)
-		return parse_uint(v, 1, 65535, &port) ? -EINVAL : 1;
-	if (parse_uint(colon + 1, 1, 65535, &port))
+		return parse_decimal(v, 1, 65535, &port) ? -EINVAL : 1;
+	if (parse_decimal(colon + 1, 1, 65535, &port))
 		return -EINVAL;
 	if ((size_t)(colon - v) >= sizeof(addr) || colon == v)
 		return -EINVAL;
@@ -232,13 +231,13 @@ static int parse_floor(const char *v, struct policy_config *pc)
 	if (n && n < sizeof(num) && v[n - 1] == '%') {
 		memcpy(num, v, n - 1);
 		num[n - 1] = '\0';
-		if (parse_uint(num, 1, 100, &x))
+		if (parse_decimal(num, 1, 100, &x))
 			return -EINVAL;
 		pc->floor_percent = (unsigned int)x;
 		pc->floor_pages = 0;
 		return 0;
 	}
-	if (parse_uint(v, 1, UINT64_MAX / MB_PAGES_PER_MIB, &x))
+	if (parse_decimal(v, 1, UINT64_MAX / MB_PAGES_PER_MIB, &x))
 		return -EINVAL;
 	pc->floor_pages = x * MB_PAGES_PER_MIB;
 	pc->floor_percent = 0;
@@ -376,7 +375,7 @@ static int parse_value(struct config *c, const struct config_key *k, const char 
 		}
 		/* fall through */
 	case CONFIG_UINT:
-		if (parse_uint(v, k->min, k->max, &x))
+		if (parse_decimal(v, k->min, k->max, &x))
 			return -EINVAL;
 		*(unsigned int *)p = (unsigned int)x;
 		return 0;
@@ -385,7 +384,7 @@ static int parse_value(struct config *c, const struct config_key *k, const char 
 	case CONFIG_PERCENT:
 		return parse_percent(v, (double)k->max, p);
 	case CONFIG_MIB:
-		if (parse_uint(v, k->min, k->max, &x))
+		if (parse_decimal(v, k->min, k->max, &x))
 			return -EINVAL;
 		*(uint64_t *)p = x * MB_PAGES_PER_MIB;
 		return 0;

@@ -104,6 +104,9 @@ int config_load_all(const char *path, bool must_exist, struct config *c, char *e
 void config_format(const struct config *c, const struct config_key *k, char *buf, size_t len);
 /* The whole configuration in the file's syntax: each key after a "# help" line. */
 void config_write(const struct config *c, FILE *f);
+/* A decimal in [min, max] and nothing else (no sign, no blank): 0 or -EINVAL. */
+int parse_decimal(const char *v, unsigned long long min, unsigned long long max,
+		  unsigned long long *out);
 /* "some 150000 1000000" */
 int psi_trigger_format(const struct psi_trigger *t, char *buf, size_t len);
 

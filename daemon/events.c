@@ -50,12 +50,23 @@ static void refresh_view(void *arg, struct view *v)
 	v->refresh = NULL;
 }
 
-/* The event in line, built by one of the report_*_event(), to every subscriber. */
-static void push(struct daemon *d, struct strbuf *line, bool sample)
+/* An event for subscribers: begin(), a report_*_event() fills line, push() sends it. */
+struct event {
+	struct strbuf line;
+	struct view v;
+};
+
+static void begin(struct daemon *d, struct event *e)
 {
-	if (!sb_failed(line) && line->len)
-		channels_broadcast(&d->ch, line, sample);
-	sb_free(line);
+	sb_init(&e->line, 0);
+	daemon_view(d, &e->v);
+}
+
+static void push(struct daemon *d, struct event *e, bool sample)
+{
+	if (!sb_failed(&e->line) && e->line.len)
+		channels_broadcast(&d->ch, &e->line, sample);
+	sb_free(&e->line);
 }
 
 void daemon_update_status(struct daemon *d)
@@ -80,13 +91,11 @@ void daemon_update_status(struct daemon *d)
 static void on_driver(void *arg, bool loaded)
 {
 	struct daemon *d = arg;
-	struct strbuf line;
-	struct view v;
+	struct event e;
 
-	sb_init(&line, 0);
-	daemon_view(d, &v);
-	report_driver_event(&line, &v, loaded);
-	push(d, &line, false);
+	begin(d, &e);
+	report_driver_event(&e.line, &e.v, loaded);
+	push(d, &e, false);
 }
 
 static void on_connected(void *arg)
@@ -97,13 +106,11 @@ static void on_connected(void *arg)
 static void on_device_event(void *arg, const struct mb_dev *ev)
 {
 	struct daemon *d = arg;
-	struct strbuf line;
-	struct view v;
+	struct event e;
 
-	sb_init(&line, 0);
-	daemon_view(d, &v);
-	report_balloon_event(&line, &v, ev);
-	push(d, &line, false);
+	begin(d, &e);
+	report_balloon_event(&e.line, &e.v, ev);
+	push(d, &e, false);
 	/* a new device gets its floor */
 	if (ev->event == MEMBALLOON_EVENT_DEVICE_ADDED)
 		guardrails_run(d);
@@ -126,28 +133,24 @@ const struct devtrack_ops daemon_devtrack_ops = {
 static void on_sample(void *arg)
 {
 	struct daemon *d = arg;
-	struct strbuf line;
-	struct view v;
+	struct event e;
 
 	devtrack_refresh(&d->devs);
 	guardrails_run(d);
-	sb_init(&line, 0);
-	daemon_view(d, &v);
-	report_sample_event(&line, &v);
-	push(d, &line, true);
+	begin(d, &e);
+	report_sample_event(&e.line, &e.v);
+	push(d, &e, true);
 	daemon_update_status(d);
 }
 
 static void on_pressure(void *arg)
 {
 	struct daemon *d = arg;
-	struct strbuf line;
-	struct view v;
+	struct event e;
 
-	sb_init(&line, 0);
-	daemon_view(d, &v);
-	report_pressure_event(&line, &v);
-	push(d, &line, false);
+	begin(d, &e);
+	report_pressure_event(&e.line, &e.v);
+	push(d, &e, false);
 	guardrails_run(d);
 }
 
@@ -161,11 +164,9 @@ const struct sampler_ops daemon_sampler_ops = {
 void daemon_push_action(struct daemon *d, const char *what, const struct mb_dev *dev,
 			uint64_t pages, const char *reason, int err)
 {
-	struct strbuf line;
-	struct view v;
+	struct event e;
 
-	sb_init(&line, 0);
-	daemon_view(d, &v);
-	report_action_event(&line, &v, what, dev, pages, reason, err);
-	push(d, &line, false);
+	begin(d, &e);
+	report_action_event(&e.line, &e.v, what, dev, pages, reason, err);
+	push(d, &e, false);
 }

@@ -72,6 +72,18 @@ class Notify:
                 return None
 
 
+def stop(p):
+    """SIGTERM, then SIGKILL if it has not exited within 5 s; its exit status."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p.returncode
+
+
 def connect(port, timeout=5):
     deadline = time.monotonic() + timeout
     while True:
@@ -256,6 +268,16 @@ def listening(port):
     return ask_mom(port) if connect(port, 0.3) else False
 
 
+def wait_for(cond, timeout=5):
+    """cond() true within timeout seconds (polled every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def dropins(daemon, tmp):
     main_port, drop_port, new_port = free_port(), free_port(), free_port()
     conf = os.path.join(tmp, "dropins.conf")
@@ -284,39 +306,25 @@ def dropins(daemon, tmp):
     log = open(logpath, "w")
     p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
     try:
-        deadline = time.monotonic() + 5
-        while not listening(drop_port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check("a drop-in overrides the main file's tcp", listening(drop_port) and
-              not listening(main_port), open(logpath).read()[-300:])
+        check("a drop-in overrides the main file's tcp", wait_for(lambda: listening(drop_port))
+              and not listening(main_port), open(logpath).read()[-300:])
         # a new drop-in, later in lexical order, picked up by a reload
         with open(os.path.join(d, "60-tcp.conf"), "w") as f:
             f.write("tcp = 127.0.0.1:%d\n" % new_port)
         p.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while not listening(new_port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check("a reload picks up a new drop-in", listening(new_port) and
+        check("a reload picks up a new drop-in", wait_for(lambda: listening(new_port)) and
               not listening(drop_port), open(logpath).read()[-300:])
         # a broken drop-in is an error like a broken main file: nothing changes
         with open(os.path.join(d, "70-bad.conf"), "w") as f:
             f.write("max_clients = 0\n")
         p.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while "keeping the running configuration" not in open(logpath).read() and \
-                time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: "keeping the running configuration" in open(logpath).read())
         text = open(logpath).read()
         check("a broken drop-in: named, the running configuration kept",
               "%s/70-bad.conf: line 1: max_clients: expected 1..1024" % d in text and
               listening(new_port), text[-400:])
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        stop(p)
         log.close()
 
 
@@ -434,10 +442,8 @@ def hostile(daemon, tmp):
                   done == ROUNDS and p.poll() is None,
                   "%d rounds, then exit %r: %s" % (done, p.poll(), open(logpath).read()[-300:]))
         # the last resets may still sit in the listen queue: give the daemon a moment
-        deadline = time.monotonic() + 2
-        while not ask_mom(port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check("no slot leaked by the resets", ask_mom(port), "MOM request failed")
+        check("no slot leaked by the resets", wait_for(lambda: ask_mom(port), 2),
+              "MOM request failed")
 
         # idle connections hold no slot for good (the monitor holds one)
         idle = [(connect(port), time.monotonic()) for _ in range(MAX_CLIENTS - 1)]
@@ -527,13 +533,7 @@ def hostile(daemon, tmp):
     finally:
         if mon:
             mon.stop.set()
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p)
         log.close()
     check("SIGTERM after the attacks: exit 0", p.returncode == 0, "rc=%r" % p.returncode)
 
@@ -554,8 +554,7 @@ def hostile(daemon, tmp):
         check("tcp_allow = 10.0.0.0/8 ::1 refuses 127.0.0.1 (closed, no answer)",
               all(t is not None and t < 1 and not got for t, got in res), "%r" % res[:5])
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(5)
+        stop(p)
         log.close()
     text = open(logpath).read()
     n = text.count("refused, not in tcp_allow")

@@ -115,24 +115,6 @@ static void writer(void **state)
 	sb_free(&sb);
 }
 
-static void strbuf_limit(void **state)
-{
-	struct strbuf sb;
-
-	(void)state;
-	sb_init(&sb, 8);
-	sb_puts(&sb, "12345678");
-	assert_false(sb_failed(&sb));
-	sb_puts(&sb, "9");
-	assert_true(sb_failed(&sb));
-	sb_consume(&sb, 3);
-	assert_string_equal(sb_str(&sb), "45678");
-	sb_reset(&sb);
-	sb_printf(&sb, "%d", 42);
-	assert_string_equal(sb_str(&sb), "42");
-	sb_free(&sb);
-}
-
 int run_json_tests(void)
 {
 	const struct CMUnitTest json[] = {
@@ -141,7 +123,6 @@ int run_json_tests(void)
 		cmocka_unit_test(depth_limit),
 		cmocka_unit_test(embedded_nul),
 		cmocka_unit_test(writer),
-		cmocka_unit_test(strbuf_limit),
 	};
 
 	return RUN_GROUP(json);
