@@ -13,7 +13,10 @@
  *   reload.c       the configuration: loaded, and applied on SIGHUP
  *
  * The parts report to the daemon through callbacks (devtrack_ops,
- * sampler_ops, loop_hooks); only the files named here see struct daemon.
+ * sampler_ops, loop_hooks) rather than call into each other (portwatch
+ * only hands the port it found to the channels); struct daemon,
+ * which holds them all, is seen by memballoond.c, events.c, guardrails.c
+ * and reload.c only.  docs/daemon.md tells the whole story.
  */
 #ifndef MB_DAEMON_H
 #define MB_DAEMON_H
