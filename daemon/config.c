@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -7,27 +8,85 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "config.h"
 #include "log.h"
 
-void config_defaults(struct config *c)
+#define KEY(k, t, field) .key = k, .type = t, .off = offsetof(struct config, field)
+
+/* Every key, in the order --print-config, the man page and the example file list them. */
+const struct config_key config_keys[] = {
+	/* general */
+	{ KEY("log_level", CONFIG_LOG_LEVEL, log_level), .def = "info",
+	  .help = "error, warning, notice, info or debug" },
+	{ KEY("sample_interval", CONFIG_UINT, sample_interval_s), .min = 1, .max = 3600,
+	  .unit = "seconds", .def = "5",
+	  .help = "seconds between samples of PSI, vmstat, meminfo and the balloons" },
+	{ KEY("psi_trigger", CONFIG_TRIGGER, trigger), .def = "some 150000 1000000",
+	  .help = "PSI trigger for pressure events: \"some|full STALL_US WINDOW_US\" or off" },
+	/* host channels */
+	{ KEY("serial_port", CONFIG_PORT_NAME, serial_port), .def = "org.memballoon.0",
+	  .help = "name of the virtio-serial port to serve, or off" },
+	{ KEY("tcp", CONFIG_TCP, tcp_port), .def = "off",
+	  .help = "TCP listener: ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off" },
+	{ KEY("tcp_allow", CONFIG_IP_ACL, tcp_allow), .def = "any",
+	  .help = "peers TCP accepts: any, or ADDRESS[/BITS] ..." },
+	{ KEY("vsock", CONFIG_UINT_OFF, vsock_port), .min = 1, .max = UINT32_MAX - 1,
+	  .def = "off", .help = "AF_VSOCK listener port, or off" },
+	{ KEY("vsock_allow", CONFIG_CID_ACL, vsock_allow), .def = "2",
+	  .help = "peer CIDs vsock accepts (2: the host), or any" },
+	{ KEY("max_clients", CONFIG_UINT, max_clients), .min = 1, .max = 1024, .def = "16",
+	  .help = "connections at once on each of TCP and vsock" },
+	{ KEY("request_timeout", CONFIG_UINT, request_timeout_s), .min = 1, .max = 3600,
+	  .unit = "seconds", .def = "10",
+	  .help = "seconds a started request line may take to complete" },
+	{ KEY("idle_timeout", CONFIG_UINT_OFF, idle_timeout_s), .min = 1, .max = 86400,
+	  .unit = "seconds", .def = "60",
+	  .help = "seconds without a line before a connection is closed, or off" },
+	{ KEY("request_rate", CONFIG_UINT, request_rate), .min = 1, .max = 1000,
+	  .unit = "requests per second", .def = "20",
+	  .help = "request lines per second per connection, as many in a burst" },
+	/* guard rails */
+	{ KEY("release_on_pressure", CONFIG_BOOL, policy.release_enabled), .def = "no",
+	  .help = "release balloon pages under sustained full memory pressure" },
+	{ KEY("release_full_avg10", CONFIG_PERCENT, policy.release_full_avg10), .max = 100,
+	  .def = "10", .help = "PSI full avg10 (percent) that counts as sustained pressure" },
+	{ KEY("release_hold", CONFIG_UINT, policy.release_hold_s), .min = 0, .max = 3600,
+	  .unit = "seconds", .def = "10",
+	  .help = "seconds the pressure must last before a release" },
+	{ KEY("release_mib", CONFIG_MIB, policy.release_pages), .min = 1,
+	  .max = UINT32_MAX / MB_PAGES_PER_MIB, .unit = "MiB", .def = "256",
+	  .help = "MiB released from each device at a time" },
+	{ KEY("release_interval", CONFIG_UINT, policy.release_interval_s), .min = 1,
+	  .max = 86400, .unit = "seconds", .def = "30",
+	  .help = "seconds between two releases" },
+	{ KEY("inflate_floor", CONFIG_FLOOR, policy), .def = "off",
+	  .help = "guest size no balloon inflates below: MiB, N% of RAM, or off" },
+	/* privileges */
+	{ KEY("user", CONFIG_USER, user), .def = "memballoon",
+	  .help = "the user memballoond runs as when started as root" },
+};
+
+const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
+
+const struct config_key *config_key(const char *key)
 {
-	memset(c, 0, sizeof(*c));
-	c->log_level = LOG_INFO;
-	c->sample_interval_s = 5;
-	c->trigger = (struct psi_trigger){ .enabled = true, .full = false,
-					   .stall_us = 150000, .window_us = 1000000 };
-	snprintf(c->serial_port, sizeof(c->serial_port), "org.memballoon.0");
-	snprintf(c->tcp_addr, sizeof(c->tcp_addr), "0.0.0.0");
-	c->max_clients = 16;
-	c->request_timeout_s = 10;
-	c->idle_timeout_s = CONFIG_IDLE_TIMEOUT_S;
-	c->request_rate = CONFIG_REQUEST_RATE;
-	c->vsock_allow = (struct cid_acl){ .n = 1, .cid = { ACL_CID_HOST } };
-	snprintf(c->user, sizeof(c->user), "%s", CONFIG_DEFAULT_USER);
-	policy_defaults(&c->policy);
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (!strcmp(config_keys[i].key, key))
+			return &config_keys[i];
+	return NULL;
+}
+
+static void *field(struct config *c, const struct config_key *k)
+{
+	return (char *)c + k->off;
+}
+
+static const void *cfield(const struct config *c, const struct config_key *k)
+{
+	return (const char *)c + k->off;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -64,9 +123,8 @@ static int parse_bool(const char *v, bool *out)
 	return -EINVAL;
 }
 
-/* Decimal in [min, max], nothing else on the value. */
-static int parse_uint(const char *v, unsigned long long min, unsigned long long max,
-		      unsigned long long *out)
+int parse_decimal(const char *v, unsigned long long min, unsigned long long max,
+		  unsigned long long *out)
 {
 	unsigned long long x;
 	char *end;
@@ -114,9 +172,9 @@ int psi_trigger_format(const struct psi_trigger *t, char *buf, size_t len)
 }
 
 /*
- * "ADDR:PORT" or "[V6ADDR]:PORT" or off.  A bare port is refused (1): it
- * used to mean every interface, which exposes the guest's statistics to
- * whoever can reach it; the address is now always written out.
+ * "ADDR:PORT" or "[V6ADDR]:PORT" or off.  A bare port is refused (1): the
+ * address is always written out, so no one exposes the guest's statistics
+ * on every interface without saying so.
  */
 static int parse_tcp(const char *v, struct config *c)
 {
@@ -133,8 +191,8 @@ static int parse_tcp(const char *v, struct config *c)
 		return 0;
 	}
 	if (!colon)
-		return parse_uint(v, 1, 65535, &port) ? -EINVAL : 1;
-	if (parse_uint(colon + 1, 1, 65535, &port))
+		return parse_decimal(v, 1, 65535, &port) ? -EINVAL : 1;
+	if (parse_decimal(colon + 1, 1, 65535, &port))
 		return -EINVAL;
 	if ((size_t)(colon - v) >= sizeof(addr) || colon == v)
 		return -EINVAL;
@@ -173,13 +231,13 @@ static int parse_floor(const char *v, struct policy_config *pc)
 	if (n && n < sizeof(num) && v[n - 1] == '%') {
 		memcpy(num, v, n - 1);
 		num[n - 1] = '\0';
-		if (parse_uint(num, 1, 100, &x))
+		if (parse_decimal(num, 1, 100, &x))
 			return -EINVAL;
 		pc->floor_percent = (unsigned int)x;
 		pc->floor_pages = 0;
 		return 0;
 	}
-	if (parse_uint(v, 1, UINT64_MAX / MB_PAGES_PER_MIB, &x))
+	if (parse_decimal(v, 1, UINT64_MAX / MB_PAGES_PER_MIB, &x))
 		return -EINVAL;
 	pc->floor_pages = x * MB_PAGES_PER_MIB;
 	pc->floor_percent = 0;
@@ -211,116 +269,178 @@ static bool valid_user_name(const char *v)
 	return true;
 }
 
+/* PSI averages have two decimals: "12.5" and "12.50" are the same value. */
+static int parse_percent(const char *v, double max, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d))
+		return -EINVAL;
+	d = round(d * 100) / 100;
+	if (!(d > 0 && d <= max))
+		return -EINVAL;
+	*out = d;
+	return 0;
+}
+
+/* "12.5" rather than "12.50": the shortest text that parses back to the value. */
+static void format_percent(double d, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%.2f", d);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
+static void set_string(char *dst, size_t size, const char *v)
+{
+	/* zero the rest: configurations are compared with memcmp */
+	memset(dst, 0, size);
+	snprintf(dst, size, "%s", v);
+}
+
+/* What an error says the key expects. */
+static void expected(const struct config_key *k, char *buf, size_t len)
+{
+	const char *unit = k->unit ? k->unit : "";
+	const char *sp = k->unit ? " " : "";
+
+	switch (k->type) {
+	case CONFIG_LOG_LEVEL:
+		snprintf(buf, len, "error, warning, notice, info or debug");
+		break;
+	case CONFIG_UINT:
+	case CONFIG_MIB:
+		snprintf(buf, len, "%llu..%llu%s%s", k->min, k->max, sp, unit);
+		break;
+	case CONFIG_UINT_OFF:
+		snprintf(buf, len, "%llu..%llu%s%s, or off", k->min, k->max, sp, unit);
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "yes or no");
+		break;
+	case CONFIG_PERCENT:
+		snprintf(buf, len, "a percentage in (0, %llu], two decimals", k->max);
+		break;
+	case CONFIG_TRIGGER:
+		snprintf(buf, len, "\"some|full STALL_US WINDOW_US\" (window 500000..10000000) "
+			 "or off");
+		break;
+	case CONFIG_PORT_NAME:
+		snprintf(buf, len, "a virtio-serial port name or off");
+		break;
+	case CONFIG_TCP:
+		snprintf(buf, len, "ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off");
+		break;
+	case CONFIG_IP_ACL:
+		snprintf(buf, len, "any, or up to %d of ADDRESS[/BITS] (IPv4 or IPv6)", ACL_MAX);
+		break;
+	case CONFIG_CID_ACL:
+		snprintf(buf, len, "any, or up to %d CIDs (2 is the host)", ACL_MAX);
+		break;
+	case CONFIG_USER:
+		snprintf(buf, len, "a user name");
+		break;
+	case CONFIG_FLOOR:
+		snprintf(buf, len, "MiB, N%% of RAM, or off");
+		break;
+	}
+}
+
+/* 0, -EINVAL, or 1 for a bare TCP port (an error with a message of its own). */
+static int parse_value(struct config *c, const struct config_key *k, const char *v)
+{
+	void *p = field(c, k);
+	unsigned long long x;
+	int level;
+
+	switch (k->type) {
+	case CONFIG_LOG_LEVEL:
+		level = log_level_from_name(v);
+		if (level < 0)
+			return -EINVAL;
+		*(int *)p = level;
+		return 0;
+	case CONFIG_UINT_OFF:
+		if (is_off(v)) {
+			*(unsigned int *)p = 0;
+			return 0;
+		}
+		/* fall through */
+	case CONFIG_UINT:
+		if (parse_decimal(v, k->min, k->max, &x))
+			return -EINVAL;
+		*(unsigned int *)p = (unsigned int)x;
+		return 0;
+	case CONFIG_BOOL:
+		return parse_bool(v, p);
+	case CONFIG_PERCENT:
+		return parse_percent(v, (double)k->max, p);
+	case CONFIG_MIB:
+		if (parse_decimal(v, k->min, k->max, &x))
+			return -EINVAL;
+		*(uint64_t *)p = x * MB_PAGES_PER_MIB;
+		return 0;
+	case CONFIG_TRIGGER:
+		return parse_trigger(v, p);
+	case CONFIG_PORT_NAME:
+		if (!is_off(v) && !valid_port_name(v))
+			return -EINVAL;
+		set_string(p, sizeof(c->serial_port), is_off(v) ? "" : v);
+		return 0;
+	case CONFIG_TCP:
+		return parse_tcp(v, c);
+	case CONFIG_IP_ACL:
+		return acl_parse_ip(v, p);
+	case CONFIG_CID_ACL:
+		return acl_parse_cid(v, p);
+	case CONFIG_USER:
+		if (!valid_user_name(v))
+			return -EINVAL;
+		set_string(p, sizeof(c->user), v);
+		return 0;
+	case CONFIG_FLOOR:
+		return parse_floor(v, p);
+	}
+	return -EINVAL;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
-	unsigned long long x;
+	const struct config_key *k = config_key(key);
+	char want[128];
+	int rc;
 
-	if (!strcmp(key, "log_level")) {
-		int l = log_level_from_name(value);
-
-		if (l < 0)
-			return fail(err, errlen, "log_level: expected error, warning, notice, info or debug");
-		c->log_level = l;
-	} else if (!strcmp(key, "sample_interval")) {
-		if (parse_uint(value, 1, 3600, &x))
-			return fail(err, errlen, "sample_interval: expected 1..3600 seconds");
-		c->sample_interval_s = (unsigned int)x;
-	} else if (!strcmp(key, "psi_trigger")) {
-		if (parse_trigger(value, &c->trigger))
-			return fail(err, errlen, "psi_trigger: expected \"some|full STALL_US WINDOW_US\" "
-				    "(window 500000..10000000) or off");
-	} else if (!strcmp(key, "serial_port")) {
-		if (is_off(value)) {
-			memset(c->serial_port, 0, sizeof(c->serial_port));
-		} else {
-			if (!valid_port_name(value))
-				return fail(err, errlen, "serial_port: not a port name");
-			memset(c->serial_port, 0, sizeof(c->serial_port));
-			snprintf(c->serial_port, sizeof(c->serial_port), "%s", value);
-		}
-	} else if (!strcmp(key, "tcp")) {
-		int rc = parse_tcp(value, c);
-
-		if (rc > 0)
-			return fail(err, errlen, "tcp: a bare port is refused, name the address to "
-				    "listen on: 0.0.0.0:%s (every IPv4 interface), [::]:%s, or the "
-				    "guest's own address", value, value);
-		if (rc)
-			return fail(err, errlen, "tcp: expected ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off");
-	} else if (!strcmp(key, "vsock")) {
-		if (is_off(value))
-			c->vsock_port = 0;
-		else if (parse_uint(value, 1, UINT32_MAX - 1, &x))
-			return fail(err, errlen, "vsock: expected a port number or off");
-		else
-			c->vsock_port = (unsigned int)x;
-	} else if (!strcmp(key, "max_clients")) {
-		if (parse_uint(value, 1, 1024, &x))
-			return fail(err, errlen, "max_clients: expected 1..1024");
-		c->max_clients = (unsigned int)x;
-	} else if (!strcmp(key, "request_timeout")) {
-		if (parse_uint(value, 1, 3600, &x))
-			return fail(err, errlen, "request_timeout: expected 1..3600 seconds");
-		c->request_timeout_s = (unsigned int)x;
-	} else if (!strcmp(key, "idle_timeout")) {
-		if (is_off(value))
-			c->idle_timeout_s = 0;
-		else if (parse_uint(value, 1, 86400, &x))
-			return fail(err, errlen, "idle_timeout: expected 0..86400 seconds (0: off)");
-		else
-			c->idle_timeout_s = (unsigned int)x;
-	} else if (!strcmp(key, "request_rate")) {
-		if (parse_uint(value, 1, 1000, &x))
-			return fail(err, errlen, "request_rate: expected 1..1000 requests per second");
-		c->request_rate = (unsigned int)x;
-	} else if (!strcmp(key, "tcp_allow")) {
-		if (acl_parse_ip(value, &c->tcp_allow))
-			return fail(err, errlen, "tcp_allow: expected any, or up to %d of "
-				    "ADDRESS[/BITS] (IPv4 or IPv6)", ACL_MAX);
-	} else if (!strcmp(key, "vsock_allow")) {
-		if (acl_parse_cid(value, &c->vsock_allow))
-			return fail(err, errlen, "vsock_allow: expected any, or up to %d CIDs "
-				    "(2 is the host)", ACL_MAX);
-	} else if (!strcmp(key, "user")) {
-		if (!valid_user_name(value))
-			return fail(err, errlen, "user: expected a user name");
-		memset(c->user, 0, sizeof(c->user));
-		snprintf(c->user, sizeof(c->user), "%s", value);
-	} else if (!strcmp(key, "release_on_pressure")) {
-		if (parse_bool(value, &c->policy.release_enabled))
-			return fail(err, errlen, "release_on_pressure: expected yes or no");
-	} else if (!strcmp(key, "release_full_avg10")) {
-		char *end;
-		double d;
-
-		errno = 0;
-		d = strtod(value, &end);
-		/* PSI averages have two decimals */
-		if (!errno && end != value && !*end && isfinite(d))
-			d = round(d * 100) / 100;
-		if (errno || end == value || *end || !(d > 0 && d <= 100))
-			return fail(err, errlen, "release_full_avg10: expected a percentage in "
-				    "(0, 100], two decimals");
-		c->policy.release_full_avg10 = d;
-	} else if (!strcmp(key, "release_hold")) {
-		if (parse_uint(value, 0, 3600, &x))
-			return fail(err, errlen, "release_hold: expected 0..3600 seconds");
-		c->policy.release_hold_s = (unsigned int)x;
-	} else if (!strcmp(key, "release_mib")) {
-		if (parse_uint(value, 1, UINT32_MAX / MB_PAGES_PER_MIB, &x))
-			return fail(err, errlen, "release_mib: expected 1..%u", UINT32_MAX / MB_PAGES_PER_MIB);
-		c->policy.release_pages = x * MB_PAGES_PER_MIB;
-	} else if (!strcmp(key, "release_interval")) {
-		if (parse_uint(value, 1, 86400, &x))
-			return fail(err, errlen, "release_interval: expected 1..86400 seconds");
-		c->policy.release_interval_s = (unsigned int)x;
-	} else if (!strcmp(key, "inflate_floor")) {
-		if (parse_floor(value, &c->policy))
-			return fail(err, errlen, "inflate_floor: expected MiB, N%% of RAM, or off");
-	} else {
+	if (!k)
 		return fail(err, errlen, "unknown key '%.64s'", key);
+	rc = parse_value(c, k, value);
+	if (rc > 0)
+		return fail(err, errlen, "tcp: a bare port is refused, name the address to "
+			    "listen on: 0.0.0.0:%s (every IPv4 interface), [::]:%s, or the "
+			    "guest's own address", value, value);
+	if (rc) {
+		expected(k, want, sizeof(want));
+		return fail(err, errlen, "%s: expected %s", k->key, want);
 	}
 	return 0;
+}
+
+void config_defaults(struct config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	/* the table's defaults are checked by the unit tests: they always parse */
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (config_set(c, config_keys[i].key, config_keys[i].def, err, sizeof(err)))
+			abort();
 }
 
 static char *trim(char *s)
@@ -399,6 +519,105 @@ int config_load(const char *path, bool must_exist, struct config *c, char *err, 
 	return 0;
 }
 
+static int cmp_paths(const void *a, const void *b)
+{
+	/* one directory: comparing the paths compares the names */
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_dropin(const char *dir, const char *name, char **path)
+{
+	size_t n = strlen(name);
+	struct stat st;
+
+	*path = NULL;
+	if (name[0] == '.' || n <= 5 || strcmp(name + n - 5, ".conf"))
+		return false;
+	if (asprintf(path, "%s/%s", dir, name) < 0) {
+		*path = NULL;
+		return false;
+	}
+	/* a link to /dev/null masks a drop-in, as with systemd */
+	if (stat(*path, &st) == 0 && S_ISREG(st.st_mode))
+		return true;
+	free(*path);
+	*path = NULL;
+	return false;
+}
+
+int config_dropins(const char *path, char ***paths, size_t *n)
+{
+	char *dir = NULL, **v = NULL, *p;
+	size_t cap = 0;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	*paths = NULL;
+	*n = 0;
+	if (asprintf(&dir, "%s%s", path, CONFIG_DROPIN_SUFFIX) < 0)
+		return -ENOMEM;
+	d = opendir(dir);
+	if (!d) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+		free(dir);
+		return rc;
+	}
+	while ((e = readdir(d))) {
+		if (!is_dropin(dir, e->d_name, &p))
+			continue;
+		if (*n == cap) {
+			char **nv = realloc(v, (cap ? cap * 2 : 8) * sizeof(*v));
+
+			if (!nv) {
+				free(p);
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 8;
+		}
+		v[(*n)++] = p;
+	}
+	closedir(d);
+	free(dir);
+	if (rc) {
+		config_free_paths(v, *n);
+		*n = 0;
+		return rc;
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_paths);
+	*paths = v;
+	return 0;
+}
+
+void config_free_paths(char **paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+int config_load_all(const char *path, bool must_exist, struct config *c, char *err,
+		    size_t errlen)
+{
+	char **dropins;
+	size_t n;
+	int rc;
+
+	rc = config_load(path, must_exist, c, err, errlen);
+	if (rc)
+		return rc;
+	rc = config_dropins(path, &dropins, &n);
+	if (rc)
+		return fail(err, errlen, "%s%s: %s", path, CONFIG_DROPIN_SUFFIX, strerror(-rc));
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = config_load(dropins[i], true, c, err, errlen);
+	config_free_paths(dropins, n);
+	return rc;
+}
+
 static const char *level_name(int level)
 {
 	switch (level) {
@@ -410,45 +629,74 @@ static const char *level_name(int level)
 	}
 }
 
+void config_format(const struct config *c, const struct config_key *k, char *buf, size_t len)
+{
+	const struct policy_config *pc = cfield(c, k);
+	const void *p = cfield(c, k);
+
+	switch (k->type) {
+	case CONFIG_LOG_LEVEL:
+		snprintf(buf, len, "%s", level_name(*(const int *)p));
+		break;
+	case CONFIG_UINT:
+		snprintf(buf, len, "%u", *(const unsigned int *)p);
+		break;
+	case CONFIG_UINT_OFF:
+		if (*(const unsigned int *)p)
+			snprintf(buf, len, "%u", *(const unsigned int *)p);
+		else
+			snprintf(buf, len, "off");
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)p ? "yes" : "no");
+		break;
+	case CONFIG_PERCENT:
+		format_percent(*(const double *)p, buf, len);
+		break;
+	case CONFIG_MIB:
+		snprintf(buf, len, "%llu",
+			 (unsigned long long)(*(const uint64_t *)p / MB_PAGES_PER_MIB));
+		break;
+	case CONFIG_TRIGGER:
+		psi_trigger_format(p, buf, len);
+		break;
+	case CONFIG_PORT_NAME:
+	case CONFIG_USER:
+		snprintf(buf, len, "%s", *(const char *)p ? (const char *)p : "off");
+		break;
+	case CONFIG_TCP:
+		if (!c->tcp_port)
+			snprintf(buf, len, "off");
+		else if (strchr(c->tcp_addr, ':'))
+			snprintf(buf, len, "[%s]:%u", c->tcp_addr, c->tcp_port);
+		else
+			snprintf(buf, len, "%s:%u", c->tcp_addr, c->tcp_port);
+		break;
+	case CONFIG_IP_ACL:
+		acl_format_ip(p, buf, len);
+		break;
+	case CONFIG_CID_ACL:
+		acl_format_cid(p, buf, len);
+		break;
+	case CONFIG_FLOOR:
+		if (pc->floor_pages)
+			snprintf(buf, len, "%llu",
+				 (unsigned long long)(pc->floor_pages / MB_PAGES_PER_MIB));
+		else if (pc->floor_percent)
+			snprintf(buf, len, "%u%%", pc->floor_percent);
+		else
+			snprintf(buf, len, "off");
+		break;
+	}
+}
+
 void config_write(const struct config *c, FILE *f)
 {
-	const struct policy_config *p = &c->policy;
-	char trig[64], acl[ACL_MAX * 48];
+	char value[ACL_MAX * 48];
 
-	psi_trigger_format(&c->trigger, trig, sizeof(trig));
-	fprintf(f, "log_level = %s\n", level_name(c->log_level));
-	fprintf(f, "sample_interval = %u\n", c->sample_interval_s);
-	fprintf(f, "psi_trigger = %s\n", trig);
-	fprintf(f, "serial_port = %s\n", c->serial_port[0] ? c->serial_port : "off");
-	if (!c->tcp_port)
-		fprintf(f, "tcp = off\n");
-	else if (strchr(c->tcp_addr, ':'))
-		fprintf(f, "tcp = [%s]:%u\n", c->tcp_addr, c->tcp_port);
-	else
-		fprintf(f, "tcp = %s:%u\n", c->tcp_addr, c->tcp_port);
-	if (c->vsock_port)
-		fprintf(f, "vsock = %u\n", c->vsock_port);
-	else
-		fprintf(f, "vsock = off\n");
-	fprintf(f, "max_clients = %u\n", c->max_clients);
-	fprintf(f, "request_timeout = %u\n", c->request_timeout_s);
-	fprintf(f, "idle_timeout = %u\n", c->idle_timeout_s);
-	fprintf(f, "request_rate = %u\n", c->request_rate);
-	acl_format_ip(&c->tcp_allow, acl, sizeof(acl));
-	fprintf(f, "tcp_allow = %s\n", acl);
-	acl_format_cid(&c->vsock_allow, acl, sizeof(acl));
-	fprintf(f, "vsock_allow = %s\n", acl);
-	fprintf(f, "user = %s\n", c->user);
-	fprintf(f, "release_on_pressure = %s\n", p->release_enabled ? "yes" : "no");
-	fprintf(f, "release_full_avg10 = %.2f\n", p->release_full_avg10);
-	fprintf(f, "release_hold = %u\n", p->release_hold_s);
-	fprintf(f, "release_mib = %llu\n", (unsigned long long)(p->release_pages / MB_PAGES_PER_MIB));
-	fprintf(f, "release_interval = %u\n", p->release_interval_s);
-	if (p->floor_pages)
-		fprintf(f, "inflate_floor = %llu\n",
-			(unsigned long long)(p->floor_pages / MB_PAGES_PER_MIB));
-	else if (p->floor_percent)
-		fprintf(f, "inflate_floor = %u%%\n", p->floor_percent);
-	else
-		fprintf(f, "inflate_floor = off\n");
+	for (size_t i = 0; i < config_nkeys; i++) {
+		config_format(c, &config_keys[i], value, sizeof(value));
+		fprintf(f, "%s# %s\n%s = %s\n", i ? "\n" : "", config_keys[i].help,
+			config_keys[i].key, value);
+	}
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "json.h"
 #include "linux/memballoon.h"
 #include "mbnl.h"
@@ -86,47 +87,26 @@ static int connect_family(struct mbnl *nl, bool events, bool wait_for_module)
 
 static int parse_dev(const char *s, uint32_t *id)
 {
-	char *end;
-	unsigned long v;
+	unsigned long long v;
 
 	if (!strncmp(s, "virtio", 6))
 		s += 6;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
+	if (parse_decimal(s, 0, UINT32_MAX, &v))
 		return -EINVAL;
 	*id = (uint32_t)v;
-	return 0;
-}
-
-static int parse_mib(const char *s, uint64_t max_mib, uint64_t *mib)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max_mib)
-		return -EINVAL;
-	*mib = v;
 	return 0;
 }
 
 /* An option's seconds, 0 to max; prints the error. */
 static int parse_seconds(const char *s, unsigned long max, const char *what, unsigned long *out)
 {
-	char *end;
+	unsigned long long v;
 
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *s < '0' || *s > '9' || *out > max) {
+	if (parse_decimal(s, 0, max, &v)) {
 		fprintf(stderr, "memballoonctl: bad %s '%s'\n", what, s);
 		return -EINVAL;
 	}
+	*out = (unsigned long)v;
 	return 0;
 }
 
@@ -266,6 +246,8 @@ static int admin_error(struct mbnl *nl, const char *cmd, const char *dev, int rc
 /* Parse "DEV MIB" of set-floor and release. */
 static int admin_args(int argc, char **argv, bool release, uint32_t *id, uint64_t *mib)
 {
+	unsigned long long v;
+
 	if (argc != 2) {
 		usage(stderr);
 		return 2;
@@ -274,12 +256,13 @@ static int admin_args(int argc, char **argv, bool release, uint32_t *id, uint64_
 		fprintf(stderr, "memballoonctl: bad device '%s' (virtioN or N)\n", argv[0]);
 		return 2;
 	}
-	if (parse_mib(argv[1], release ? UINT32_MAX / MB_PAGES_PER_MIB :
-			       UINT64_MAX / MB_PAGES_PER_MIB, mib) ||
-	    (release && *mib == 0)) {
+	/* a release of nothing is no request */
+	if (parse_decimal(argv[1], release ? 1 : 0, release ? UINT32_MAX / MB_PAGES_PER_MIB :
+			  UINT64_MAX / MB_PAGES_PER_MIB, &v)) {
 		fprintf(stderr, "memballoonctl: bad size '%s' (MiB)\n", argv[1]);
 		return 2;
 	}
+	*mib = v;
 	return 0;
 }
 

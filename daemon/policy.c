@@ -4,16 +4,6 @@
 
 #include "policy.h"
 
-void policy_defaults(struct policy_config *pc)
-{
-	memset(pc, 0, sizeof(*pc));
-	pc->release_enabled = false;
-	pc->release_full_avg10 = 10.0;
-	pc->release_hold_s = 10;
-	pc->release_pages = 256 * MB_PAGES_PER_MIB;
-	pc->release_interval_s = 30;
-}
-
 void policy_state_init(struct policy_state *ps)
 {
 	memset(ps, 0, sizeof(*ps));

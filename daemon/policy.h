@@ -54,7 +54,6 @@ struct policy_action {
 	char reason[128];
 };
 
-void policy_defaults(struct policy_config *pc);
 void policy_state_init(struct policy_state *ps);
 /* A device went away (or the driver was reloaded): set its floor again when it returns. */
 void policy_forget_device(struct policy_state *ps, uint32_t id);

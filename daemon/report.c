@@ -47,14 +47,18 @@ void report_device(struct strbuf *sb, const struct mb_dev *d)
 		  U64(d->hinted_pages), U64(d->stats_requests), U64(d->migrated));
 }
 
+/* "name":1.23 after sep (a percentage or a rate: two decimals) */
+static void num2(struct strbuf *sb, const char *sep, const char *name, double v)
+{
+	sb_printf(sb, "%s\"%s\":", sep, name);
+	json_num2(sb, v);
+}
+
 static void psi_line(struct strbuf *sb, const struct psi_line *l)
 {
-	sb_puts(sb, "{\"avg10\":");
-	json_num2(sb, l->avg10);
-	sb_puts(sb, ",\"avg60\":");
-	json_num2(sb, l->avg60);
-	sb_puts(sb, ",\"avg300\":");
-	json_num2(sb, l->avg300);
+	num2(sb, "{", "avg10", l->avg10);
+	num2(sb, ",", "avg60", l->avg60);
+	num2(sb, ",", "avg300", l->avg300);
 	sb_printf(sb, ",\"total_us\":%llu}", U64(l->total_us));
 }
 
@@ -111,24 +115,15 @@ static void report_vmstat(struct strbuf *sb, const struct sample *s)
 		sb_puts(sb, ",\"rates\":null");
 		return;
 	}
-	sb_puts(sb, ",\"rates\":{\"interval_s\":");
-	json_num2(sb, r->interval_s);
-	sb_puts(sb, ",\"pgscan\":");
-	json_num2(sb, r->pgscan);
-	sb_puts(sb, ",\"pgscan_direct\":");
-	json_num2(sb, r->pgscan_direct);
-	sb_puts(sb, ",\"pgsteal\":");
-	json_num2(sb, r->pgsteal);
-	sb_puts(sb, ",\"refault\":");
-	json_num2(sb, r->refault);
-	sb_puts(sb, ",\"allocstall\":");
-	json_num2(sb, r->allocstall);
-	sb_puts(sb, ",\"pswpin\":");
-	json_num2(sb, r->pswpin);
-	sb_puts(sb, ",\"pswpout\":");
-	json_num2(sb, r->pswpout);
-	sb_puts(sb, ",\"pgmajfault\":");
-	json_num2(sb, r->pgmajfault);
+	num2(sb, ",\"rates\":{", "interval_s", r->interval_s);
+	num2(sb, ",", "pgscan", r->pgscan);
+	num2(sb, ",", "pgscan_direct", r->pgscan_direct);
+	num2(sb, ",", "pgsteal", r->pgsteal);
+	num2(sb, ",", "refault", r->refault);
+	num2(sb, ",", "allocstall", r->allocstall);
+	num2(sb, ",", "pswpin", r->pswpin);
+	num2(sb, ",", "pswpout", r->pswpout);
+	num2(sb, ",", "pgmajfault", r->pgmajfault);
 	sb_printf(sb, ",\"oom_kills\":%llu}", U64(r->oom_kills));
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """memballoond as a process, on this machine, no VM: the event loop, TCP,
 sd_notify (READY, WATCHDOG, STATUS, RELOADING, STOPPING), SIGHUP reload,
-SIGTERM, journal log prefixes, --print-config, bad configurations; then
+SIGTERM, journal log prefixes, --print-config, bad configurations, drop-in
+files (one overrides the main file, a reload picks up a new one); then
 hostile peers on TCP (127.0.0.1): resets after bad and oversized lines,
 idle connections, a subscriber that never reads, request floods, a peer
 tcp_allow refuses, while a well-behaved client is answered throughout and
@@ -69,6 +70,18 @@ class Notify:
                 self.msgs.append(self.s.recv(4096).decode())
             except socket.timeout:
                 return None
+
+
+def stop(p):
+    """SIGTERM, then SIGKILL if it has not exited within 5 s; its exit status."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p.returncode
 
 
 def connect(port, timeout=5):
@@ -238,12 +251,81 @@ def main():
           "idle_timeout = 60\n" in out and "request_rate = 20\n" in out and
           "vsock_allow = 2\n" in out and "tcp_allow = any\n" in out, out)
 
+    dropins(daemon, tmp)
     hostile(daemon, tmp)
 
     failed = results.count(False)
     print("integration: %d passed, %d failed" % (len(results) - failed, failed))
     subprocess.run(["rm", "-rf", tmp])
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------
+# drop-ins: FILE.d/*.conf after FILE, in lexical order, on start and reload
+
+def listening(port):
+    """The daemon answers MOM's stats on port."""
+    return ask_mom(port) if connect(port, 0.3) else False
+
+
+def wait_for(cond, timeout=5):
+    """cond() true within timeout seconds (polled every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def dropins(daemon, tmp):
+    main_port, drop_port, new_port = free_port(), free_port(), free_port()
+    conf = os.path.join(tmp, "dropins.conf")
+    d = conf + ".d"
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    with open(conf, "w") as f:
+        f.write("tcp = 127.0.0.1:%d\nserial_port = off\npsi_trigger = off\n"
+                "max_clients = 3\nuser = nobody\n" % main_port)
+    with open(os.path.join(d, "50-tcp.conf"), "w") as f:
+        f.write("tcp = 127.0.0.1:%d\n" % drop_port)
+    with open(os.path.join(d, "40-clients.conf"), "w") as f:
+        f.write("max_clients = 5\nrequest_rate = 7\n")
+    with open(os.path.join(d, "README"), "w") as f:
+        f.write("not a drop-in = 1\n")
+
+    out = subprocess.run([daemon, "-c", conf, "-s", "request_rate=9", "--print-config"],
+                         stdout=subprocess.PIPE, text=True).stdout
+    check("--print-config: the files in order, the merged values",
+          out.startswith("# memballoond configuration: %s, %s/40-clients.conf, "
+                         "%s/50-tcp.conf, the command line\n" % (conf, d, d)) and
+          "\ntcp = 127.0.0.1:%d\n" % drop_port in out and "\nmax_clients = 5\n" in out and
+          "\nrequest_rate = 9\n" in out and "\npsi_trigger = off\n" in out, out[:600])
+
+    logpath = os.path.join(tmp, "dropins.log")
+    log = open(logpath, "w")
+    p = subprocess.Popen([daemon, "-c", conf, "--proc-root", PROC], stderr=log, stdout=log)
+    try:
+        check("a drop-in overrides the main file's tcp", wait_for(lambda: listening(drop_port))
+              and not listening(main_port), open(logpath).read()[-300:])
+        # a new drop-in, later in lexical order, picked up by a reload
+        with open(os.path.join(d, "60-tcp.conf"), "w") as f:
+            f.write("tcp = 127.0.0.1:%d\n" % new_port)
+        p.send_signal(signal.SIGHUP)
+        check("a reload picks up a new drop-in", wait_for(lambda: listening(new_port)) and
+              not listening(drop_port), open(logpath).read()[-300:])
+        # a broken drop-in is an error like a broken main file: nothing changes
+        with open(os.path.join(d, "70-bad.conf"), "w") as f:
+            f.write("max_clients = 0\n")
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "keeping the running configuration" in open(logpath).read())
+        text = open(logpath).read()
+        check("a broken drop-in: named, the running configuration kept",
+              "%s/70-bad.conf: line 1: max_clients: expected 1..1024" % d in text and
+              listening(new_port), text[-400:])
+    finally:
+        stop(p)
+        log.close()
 
 
 # ---------------------------------------------------------------------------
@@ -360,10 +442,8 @@ def hostile(daemon, tmp):
                   done == ROUNDS and p.poll() is None,
                   "%d rounds, then exit %r: %s" % (done, p.poll(), open(logpath).read()[-300:]))
         # the last resets may still sit in the listen queue: give the daemon a moment
-        deadline = time.monotonic() + 2
-        while not ask_mom(port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        check("no slot leaked by the resets", ask_mom(port), "MOM request failed")
+        check("no slot leaked by the resets", wait_for(lambda: ask_mom(port), 2),
+              "MOM request failed")
 
         # idle connections hold no slot for good (the monitor holds one)
         idle = [(connect(port), time.monotonic()) for _ in range(MAX_CLIENTS - 1)]
@@ -453,13 +533,7 @@ def hostile(daemon, tmp):
     finally:
         if mon:
             mon.stop.set()
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p)
         log.close()
     check("SIGTERM after the attacks: exit 0", p.returncode == 0, "rc=%r" % p.returncode)
 
@@ -480,8 +554,7 @@ def hostile(daemon, tmp):
         check("tcp_allow = 10.0.0.0/8 ::1 refuses 127.0.0.1 (closed, no answer)",
               all(t is not None and t < 1 and not got for t, got in res), "%r" % res[:5])
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(5)
+        stop(p)
         log.close()
     text = open(logpath).read()
     n = text.count("refused, not in tcp_allow")

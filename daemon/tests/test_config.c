@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "config.h"
@@ -250,6 +252,184 @@ static void round_trip(void **state)
 	free(buf);
 }
 
+/* ---- drop-ins: FILE.d/NAME.conf in byte order of NAME, each overriding what came before */
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A scratch directory with FILE = tmp/memballoond.conf and tmp/memballoond.conf.d. */
+static void scratch(char *tmp, size_t len, char *file, char *dropdir)
+{
+	snprintf(tmp, len, "/tmp/mbd-config-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(file, 512, "%s/memballoond.conf", tmp);
+	snprintf(dropdir, 512, "%s.d", file);
+	assert_int_equal(mkdir(dropdir, 0755), 0);
+}
+
+static void remove_tree(const char *tmp)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void dropin_order(void **state)
+{
+	char tmp[64], file[512], dir[512], path[600], err[400], **paths;
+	struct config c;
+	size_t n;
+
+	(void)state;
+	scratch(tmp, sizeof(tmp), file, dir);
+	put(tmp, "memballoond.conf", "sample_interval = 2\nmax_clients = 3\nrequest_rate = 4\n");
+	put(dir, "20-b.conf", "sample_interval = 20\n");
+	put(dir, "10-a.conf", "sample_interval = 10\nmax_clients = 10\n");
+	/* byte order, not numeric: "9-..." comes after "20-..." */
+	put(dir, "9-late.conf", "sample_interval = 9\n");
+	/* not drop-ins: hidden, another suffix, a directory, a link to /dev/null (masked) */
+	put(dir, ".hidden.conf", "bogus = 1\n");
+	put(dir, "notes.txt", "bogus = 1\n");
+	put(dir, "10-a.conf~", "bogus = 1\n");
+	snprintf(path, sizeof(path), "%s/dir.conf", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/50-masked.conf", dir);
+	assert_int_equal(symlink("/dev/null", path), 0);
+
+	assert_int_equal(config_dropins(file, &paths, &n), 0);
+	assert_int_equal(n, 3);
+	snprintf(path, sizeof(path), "%s/10-a.conf", dir);
+	assert_string_equal(paths[0], path);
+	snprintf(path, sizeof(path), "%s/20-b.conf", dir);
+	assert_string_equal(paths[1], path);
+	snprintf(path, sizeof(path), "%s/9-late.conf", dir);
+	assert_string_equal(paths[2], path);
+	config_free_paths(paths, n);
+
+	config_defaults(&c);
+	assert_int_equal(config_load_all(file, true, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.sample_interval_s, 9);	/* the last drop-in */
+	assert_int_equal(c.max_clients, 10);		/* a drop-in over the main file */
+	assert_int_equal(c.request_rate, 4);		/* the main file where no drop-in speaks */
+	assert_int_equal(c.idle_timeout_s, 60);		/* the default where no file does */
+
+	/* an error names the drop-in and its line */
+	put(dir, "30-bad.conf", "\nmax_clients = 0\n");
+	config_defaults(&c);
+	assert_int_equal(config_load_all(file, true, &c, err, sizeof(err)), -EINVAL);
+	snprintf(path, sizeof(path), "%s/30-bad.conf: line 2: max_clients: expected 1..1024", dir);
+	assert_string_equal(err, path);
+	remove_tree(tmp);
+}
+
+/* No main file (the package's default is all defaults): its drop-ins still count. */
+static void dropin_without_main(void **state)
+{
+	char tmp[64], file[512], dir[512], err[400], **paths;
+	struct config c;
+	size_t n;
+
+	(void)state;
+	scratch(tmp, sizeof(tmp), file, dir);
+	put(dir, "50-tcp.conf", "tcp = 127.0.0.1:2187\n");
+	config_defaults(&c);
+	assert_int_equal(config_load_all(file, false, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.tcp_port, 2187);
+	remove_tree(tmp);
+	/* no drop-in directory at all, or a path that cannot have one */
+	assert_int_equal(config_dropins(file, &paths, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(config_dropins("/dev/null", &paths, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+/* ---- the table and its documentation ------------------------------------ */
+
+/* Each default is the text config_write() writes for it, so the docs can quote it. */
+static void defaults_are_canonical(void **state)
+{
+	char value[ACL_MAX * 48];
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	for (size_t i = 0; i < config_nkeys; i++) {
+		config_format(&c, &config_keys[i], value, sizeof(value));
+		if (strcmp(value, config_keys[i].def))
+			fail_msg("%s: default \"%s\" is written \"%s\"", config_keys[i].key,
+				 config_keys[i].def, value);
+		assert_ptr_equal(config_key(config_keys[i].key), &config_keys[i]);
+		assert_non_null(config_keys[i].help);
+	}
+}
+
+/*
+ * The "key = default" pairs a document lists, in order: the example file's
+ * setting lines, or the man page's ".B "key = default"" entry tags.
+ */
+static size_t doc_pairs(const char *path, bool man, char pairs[][160], size_t max)
+{
+	char line[512];
+	size_t n = 0;
+	FILE *f = fopen(path, "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *s = line, *e;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (man) {
+			if (strncmp(s, ".B \"", 4) || !strstr(s, " = "))
+				continue;
+			s += 4;
+			e = strrchr(s, '"');
+			if (!e)
+				continue;
+			*e = '\0';
+		} else if (!*s || *s == '#' || *s == ';') {
+			continue;
+		}
+		assert_true(n < max);
+		snprintf(pairs[n++], 160, "%.159s", s);
+	}
+	fclose(f);
+	return n;
+}
+
+static void docs_list_every_key(void **state)
+{
+	static const char *const docs[] = { "../memballoond.conf", "../memballoond.conf.5" };
+	char pairs[64][160], want[160];
+
+	(void)state;
+	for (size_t d = 0; d < 2; d++) {
+		size_t n = doc_pairs(docs[d], d == 1, pairs, 64);
+
+		for (size_t i = 0; i < config_nkeys || i < n; i++) {
+			if (i < config_nkeys)
+				snprintf(want, sizeof(want), "%s = %s", config_keys[i].key,
+					 config_keys[i].def);
+			if (i >= n)
+				fail_msg("%s: \"%s\" missing at the end", docs[d], want);
+			if (i >= config_nkeys)
+				fail_msg("%s: \"%s\" is no key of config_keys[]", docs[d], pairs[i]);
+			if (strcmp(pairs[i], want))
+				fail_msg("%s: entry %zu is \"%s\", config_keys[] says \"%s\"", docs[d],
+					 i + 1, pairs[i], want);
+		}
+	}
+}
+
 int run_config_tests(void)
 {
 	const struct CMUnitTest config[] = {
@@ -262,6 +442,10 @@ int run_config_tests(void)
 		cmocka_unit_test(nul_and_long_lines),
 		cmocka_unit_test(missing_file),
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(dropin_order),
+		cmocka_unit_test(dropin_without_main),
+		cmocka_unit_test(defaults_are_canonical),
+		cmocka_unit_test(docs_list_every_key),
 	};
 
 	return RUN_GROUP(config);

@@ -15,6 +15,7 @@ int main(void)
 	failed += run_protocol_tests();
 	failed += run_policy_tests();
 	failed += run_mbnl_tests();
+	failed += run_devtrack_tests();
 	failed += run_sdnotify_tests();
 	failed += run_strbuf_tests();
 	failed += run_acl_tests();

@@ -21,6 +21,16 @@ static struct nlattr *attr(struct nl_msg *m, int type)
 	return nlmsg_find_attr(nlmsg_hdr(m), GENL_HDRLEN, type);
 }
 
+/* An empty DEV_NTF for the parser tests to fill. */
+static struct nl_msg *ntf(void)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	assert_non_null(m);
+	genlmsg_put(m, 0, 0, FAMILY, 0, 0, MEMBALLOON_CMD_DEV_NTF, 1);
+	return m;
+}
+
 static void build_get(void **state)
 {
 	struct nl_msg *m;
@@ -63,7 +73,7 @@ static void build_admin(void **state)
 /* A DEV_NTF as the kernel builds it, u64s padded with MEMBALLOON_A_DEV_PAD. */
 static struct nl_msg *kernel_ntf(void)
 {
-	struct nl_msg *m = nlmsg_alloc();
+	struct nl_msg *m = ntf();
 	uint64_t vals[][2] = {
 		{ MEMBALLOON_A_DEV_FEATURES, 0x100000026ull },
 		{ MEMBALLOON_A_DEV_RAM_PAGES, 524288 },
@@ -80,7 +90,6 @@ static struct nl_msg *kernel_ntf(void)
 		{ MEMBALLOON_A_DEV_MIGRATED, UINT64_MAX },
 	};
 
-	genlmsg_put(m, 0, 0, FAMILY, 0, 0, MEMBALLOON_CMD_DEV_NTF, 1);
 	nla_put_u32(m, MEMBALLOON_A_DEV_ID, 3);
 	nla_put_string(m, MEMBALLOON_A_DEV_NAME, "virtio3");
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
@@ -191,28 +200,24 @@ static void parse_bad(void **state)
 
 	(void)state;
 	/* no device id */
-	m = nlmsg_alloc();
-	genlmsg_put(m, 0, 0, FAMILY, 0, 0, MEMBALLOON_CMD_DEV_NTF, 1);
+	m = ntf();
 	nla_put_u32(m, MEMBALLOON_A_DEV_TARGET_PAGES, 1);
 	assert_int_equal(mbnl_parse_dev(nlmsg_hdr(m), &d), -EINVAL);
 	nlmsg_free(m);
 	/* a u64 attribute that is 4 bytes long */
-	m = nlmsg_alloc();
-	genlmsg_put(m, 0, 0, FAMILY, 0, 0, MEMBALLOON_CMD_DEV_NTF, 1);
+	m = ntf();
 	nla_put_u32(m, MEMBALLOON_A_DEV_ID, 1);
 	nla_put_u32(m, MEMBALLOON_A_DEV_FEATURES, 1);
 	assert_int_equal(mbnl_parse_dev(nlmsg_hdr(m), &d), -EINVAL);
 	nlmsg_free(m);
 	/* a name without its NUL */
-	m = nlmsg_alloc();
-	genlmsg_put(m, 0, 0, FAMILY, 0, 0, MEMBALLOON_CMD_DEV_NTF, 1);
+	m = ntf();
 	nla_put_u32(m, MEMBALLOON_A_DEV_ID, 1);
 	nla_put(m, MEMBALLOON_A_DEV_NAME, 3, "abc");
 	assert_int_equal(mbnl_parse_dev(nlmsg_hdr(m), &d), -EINVAL);
 	nlmsg_free(m);
 	/* unknown attributes (a newer kernel) are fine; no name: virtioN */
-	m = nlmsg_alloc();
-	genlmsg_put(m, 0, 0, FAMILY, 0, 0, MEMBALLOON_CMD_DEV_NTF, 1);
+	m = ntf();
 	nla_put_u32(m, MEMBALLOON_A_DEV_ID, 9);
 	nla_put_u32(m, MEMBALLOON_A_DEV_MAX + 5, 1);
 	assert_int_equal(mbnl_parse_dev(nlmsg_hdr(m), &d), 0);

@@ -1,8 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "unit.h"
+#include "config.h"
 #include "policy.h"
 
 #define DOO (1ull << MB_FEATURE_DEFLATE_ON_OOM)
+
+/* The guard rails as memballoond.conf's defaults set them. */
+static void policy_defaults(struct policy_config *pc)
+{
+	struct config c;
+
+	config_defaults(&c);
+	*pc = c.policy;
+}
 
 static struct psi_memory full(double avg10)
 {

@@ -182,7 +182,6 @@ static void user_key(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_string_equal(c.user, CONFIG_DEFAULT_USER);
 	assert_string_equal(c.user, "memballoon");
 	set(&c, "user", "mb_daemon-2.x");
 	assert_string_equal(c.user, "mb_daemon-2.x");

@@ -28,16 +28,35 @@ static void psi_guest_pressure(void **state)
 	assert_int_equal(p.full.total_us, 5493866);
 }
 
-static void psi_idle_files(void **state)
+static void psi_guest_idle(void **state)
 {
 	struct psi_memory p;
 
 	(void)state;
 	assert_int_equal(psi_file("psi-guest-6.1-idle.txt", &p), 0);
-	assert_true(p.have_full);
+	assert_true(p.have_some && p.have_full);
+	assert_true(p.some.avg10 == 0 && p.full.avg300 == 0);
 	assert_int_equal(p.some.total_us, 0);
+	assert_int_equal(p.full.total_us, 0);
+}
+
+/*
+ * A 6.18 host while a 48 MiB memory cgroup re-read a 512 MiB file: "full"
+ * stalls add up to a total whose averages still round to 0.00.
+ */
+static void psi_host_reclaim(void **state)
+{
+	struct psi_memory p;
+
+	(void)state;
 	assert_int_equal(psi_file("psi-host-6.18.txt", &p), 0);
 	assert_true(p.have_some && p.have_full);
+	assert_true(p.some.avg10 > 4.39 && p.some.avg10 < 4.41);
+	assert_true(p.some.avg60 > 1.37 && p.some.avg60 < 1.39);
+	assert_true(p.some.avg300 > 0.31 && p.some.avg300 < 0.33);
+	assert_int_equal(p.some.total_us, 1083674);
+	assert_true(p.full.avg10 == 0 && p.full.avg60 == 0 && p.full.avg300 == 0);
+	assert_int_equal(p.full.total_us, 80534);
 }
 
 static void psi_missing_full(void **state)
@@ -245,7 +264,8 @@ int run_procfs_tests(void)
 {
 	const struct CMUnitTest procfs[] = {
 		cmocka_unit_test(psi_guest_pressure),
-		cmocka_unit_test(psi_idle_files),
+		cmocka_unit_test(psi_guest_idle),
+		cmocka_unit_test(psi_host_reclaim),
 		cmocka_unit_test(psi_missing_full),
 		cmocka_unit_test(psi_broken),
 		cmocka_unit_test(psi_extremes),

@@ -127,6 +127,8 @@ static void limit_counts_unread(void **state)
 	sb_reset(&sb);
 	assert_false(sb_failed(&sb));
 	assert_int_equal(sb_len(&sb), 0);
+	sb_printf(&sb, "%d", 42);
+	assert_string_equal(sb_str(&sb), "42");
 	sb_free(&sb);
 }
 

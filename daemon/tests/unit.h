@@ -46,6 +46,7 @@ int run_json_tests(void);
 int run_protocol_tests(void);
 int run_policy_tests(void);
 int run_mbnl_tests(void);
+int run_devtrack_tests(void);
 int run_sdnotify_tests(void);
 int run_strbuf_tests(void);
 int run_acl_tests(void);
