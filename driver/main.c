@@ -174,8 +174,8 @@ static int mb_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&mb->acked);
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
 	INIT_WORK(&mb->release_work, mb_release_work);
-	INIT_WORK(&mb->prealloc_work, mb_prealloc_work);
-	INIT_LIST_HEAD(&mb->prealloc_pages);
+	INIT_WORK(&mb->alloc_work, mb_alloc_work);
+	INIT_LIST_HEAD(&mb->blocks);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
 	INIT_WORK(&mb->event_work, mb_event_work);
 	mb_hint_setup(mb);
