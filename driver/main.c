@@ -9,9 +9,14 @@
  * queue tells the host how the guest's memory is used.
  *
  * Files: main.c binds the device (features, queues, life cycle); config.c
- * reads the target and writes "actual"; balloon.c inflates and deflates;
+ * reads the target and writes "actual"; balloon.c inflates and deflates
+ * (and releases pages on request); trace.h declares its tracepoints;
  * stats.c answers the stats queue; migrate.c lets compaction move balloon
- * pages; compat.h holds every kernel-version difference.
+ * pages; oom.c deflates on OOM; reporting.c reports free pages and sets
+ * page poison; hint.c hints free pages for migration; netlink.c is the
+ * memballoon generic netlink family; memballoon.h holds the shared state
+ * and its locking; compat.h (with compat-probe.sh) every kernel-version
+ * difference.
  *
  * Life cycle: probe creates only the queues of negotiated features (later
  * queues number down, as QEMU and Linux expect), primes the stats queue and
