@@ -111,16 +111,19 @@ demo: $(KERNEL_ENV) guest-module
 	$(PYTHON) scripts/demo.py --kernel-env $(KERNEL_ENV) \
 		--module driver/memballoon.ko
 
-# BENCH_ROUNDS=5, BENCH_SCENARIOS=cycle,stats,oom,reporting,daemon,design,
+# BENCH_ROUNDS=5, BENCH_SCENARIOS=cycle,stats,oom,reporting,daemon,
 # BENCH_QEMU=7.2|10.0 and BENCH_RAM_MIB=4096 (the guest; targets scale with
-# it) narrow or widen it; results in build/bench/latest.
+# it) narrow or widen it; BENCH_BASELINE=OTHER.ko compares with another
+# build of memballoon instead of the in-tree driver; results in
+# build/bench/latest.
 bench: $(KERNEL_ENV) guest-module
 	$(PYTHON) tests/vm/bench.py --kernel-env $(KERNEL_ENV) \
 		--module driver/memballoon.ko --out $(BUILD)/bench \
 		$(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) \
 		$(if $(BENCH_SCENARIOS),--scenarios $(BENCH_SCENARIOS)) \
 		$(if $(BENCH_QEMU),--qemu $(BENCH_QEMU)) \
-		$(if $(BENCH_RAM_MIB),--ram $(BENCH_RAM_MIB))
+		$(if $(BENCH_RAM_MIB),--ram $(BENCH_RAM_MIB)) \
+		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 ifeq ($(MODULE_VIA_SCRIPT),1)
 install:

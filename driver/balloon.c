@@ -2,18 +2,28 @@
 /*
  * memballoon: moving the balloon towards the host's target.
  *
- * Inflating: pages are allocated outside any lock, 2 MiB blocks first (split
- * into 4 KiB balloon pages, so the host can drop whole huge pages), falling
- * back to single pages.  Allocations never dip into reserves, never retry
- * hard and never warn; the balloon also stops short of eating the guest's
- * last MemAvailable (see reserve_mib), because a guest without swap whose
- * memory is all ballooned can only OOM-kill its own workload.  A batch of up
- * to MB_PFNS_PER_REQ PFNs goes to the host in one request; only once the
- * host has used the request do the pages join the balloon list (and become
- * movable by compaction) and does "actual" grow.
+ * The balloon holds two kinds of pages.  Blocks are 2 MiB allocations
+ * (MB_BLOCK_ORDER), taken only when one is free right now; each stays one
+ * allocation from inflate until it is freed with one __free_pages(), and
+ * the host can drop it as a whole huge page.  Blocks are not movable: they
+ * are allocated without __GFP_MOVABLE, so they never come from ZONE_MOVABLE
+ * or CMA, and compaction leaves them alone.  Single pages are the balloon
+ * core's 4 KiB balloon pages, movable by compaction (migrate.c): taken when
+ * no block is free, and for what is left of a target smaller than a block.
  *
- * Deflating: pages leave the balloon list, the host is told, and only after
- * it used the request are the pages freed (MUST_TELL_HOST).
+ * Inflating: pages are allocated outside any lock, never dipping into
+ * reserves, never retrying hard and never warning; the balloon also stops
+ * short of eating the guest's last MemAvailable (see reserve_mib), because a
+ * guest without swap whose memory is all ballooned can only OOM-kill its own
+ * workload.  Each round allocates the pages of two requests at once, on two
+ * CPUs, then hands them to the host one request (up to MB_PFNS_PER_REQ
+ * PFNs) after the other.  Only once the host has used a request do its
+ * pages join the balloon and does "actual" grow.
+ *
+ * Deflating: blocks leave first, then single pages.  A rest smaller than a
+ * block that no single page can make up splits one block: the pages needed
+ * leave, the others stay in the balloon as single pages.  The host is told,
+ * and only after it used the request are the pages freed (MUST_TELL_HOST).
  *
  * When the balloon cannot grow, resize_work backs off exponentially (and
  * says so once per target) instead of spinning; a config change cuts the
@@ -23,26 +33,30 @@
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/page-flags.h>
 #include <linux/scatterlist.h>
+#include <linux/vmstat.h>
 
 #include <uapi/linux/memballoon.h>
 
 #include "memballoon.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+/*
+ * Blocks: only memory free right now (no reclaim, no compaction, no
+ * kswapd), so a failed attempt never stalls the guest.  Not __GFP_MOVABLE:
+ * a ballooned block cannot be migrated, and movable memory (ZONE_MOVABLE,
+ * CMA) must stay movable for memory offlining and contiguous allocations.
+ */
+#define MB_BLOCK_GFP	((GFP_HIGHUSER & ~__GFP_RECLAIM) | __GFP_NOWARN | \
+			 __GFP_NOMEMALLOC)
+
 static unsigned int reserve_mib;
 module_param(reserve_mib, uint, 0644);
 MODULE_PARM_DESC(reserve_mib,
 		 "MemAvailable (MiB) the balloon never inflates into; 0 = automatic (2% of RAM, at least 64 MiB)");
-
-static bool overlap = true;
-module_param(overlap, bool, 0644);
-MODULE_PARM_DESC(overlap,
-		 "Allocate two inflate batches at once, one on another CPU, then hand both to the host (default on)");
-
-static bool free_blocks = true;
-module_param(free_blocks, bool, 0644);
-MODULE_PARM_DESC(free_blocks,
-		 "Free each whole 2 MiB block that leaves the balloon in one call, not 512 (default on)");
 
 void mb_vq_acked(struct virtqueue *vq)
 {
@@ -58,7 +72,6 @@ void mb_vq_acked(struct virtqueue *vq)
 int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 {
 	struct scatterlist sg;
-	u64 t0 = ktime_get_ns();
 	unsigned int len;
 	int err;
 
@@ -73,23 +86,25 @@ int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
 		if (virtqueue_is_broken(vq))
 			return -EIO;
-	mb_count(mb, &mb->counters.host_ns, ktime_get_ns() - t0);
 	return 0;
 }
 
-/* Write the PFNs of @page at pfns[@idx]; returns the next free index. */
+/*
+ * Write the PFNs of the @nr guest pages from @page at pfns[@idx]; returns
+ * the next free index.
+ */
 unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
-			     struct page *page)
+			     struct page *page, unsigned int nr)
 {
 	unsigned long pfn = page_to_pfn(page) <<
 			    (PAGE_SHIFT - VIRTIO_BALLOON_PFN_SHIFT);
-	unsigned int i;
+	unsigned int i, n = nr * MB_PFNS_PER_PAGE;
 
 	BUILD_BUG_ON(PAGE_SHIFT < VIRTIO_BALLOON_PFN_SHIFT);
 	BUILD_BUG_ON(MB_PFNS_PER_REQ % MB_PFNS_PER_PAGE);
-	for (i = 0; i < MB_PFNS_PER_PAGE; i++)
+	for (i = 0; i < n; i++)
 		mb->pfns[idx + i] = cpu_to_virtio32(mb->vdev, pfn + i);
-	return idx + MB_PFNS_PER_PAGE;
+	return idx + n;
 }
 
 /* MemAvailable the balloon leaves alone; reserve_mib may change at any time. */
@@ -113,128 +128,122 @@ static unsigned long mb_spare_pages(struct memballoon *mb)
 	return available - reserve;
 }
 
-/*
- * Allocate up to @want guest pages onto @pages, 2 MiB blocks first.  The
- * high-order attempt neither reclaims nor compacts: it only takes blocks
- * that are free right now, so it never stalls the guest.
- */
-static unsigned int mb_alloc_pages(struct memballoon *mb,
-				   struct list_head *pages, unsigned int want)
+static void mb_batch_init(struct mb_batch *b)
 {
-	const unsigned int order = MB_HIGH_ORDER;
-	gfp_t high_gfp = (MB_BALLOON_GFP | __GFP_NOMEMALLOC | __GFP_NORETRY |
-			  __GFP_NOWARN) & ~__GFP_RECLAIM;
-	unsigned int got = 0, i;
+	INIT_LIST_HEAD(&b->blocks);
+	INIT_LIST_HEAD(&b->pages);
+	b->nr_blocks = 0;
+	b->nr_pages = 0;
+	b->alloc_ns = 0;
+}
+
+/* Guest pages in @b. */
+static unsigned int mb_batch_size(const struct mb_batch *b)
+{
+	return b->nr_blocks * MB_BLOCK_PAGES + b->nr_pages;
+}
+
+/* Write the PFNs of every page in @b into pfns; returns how many. */
+static unsigned int mb_batch_to_pfns(struct memballoon *mb, struct mb_batch *b)
+{
+	unsigned int n = 0;
 	struct page *page;
 
-	while (READ_ONCE(mb->try_high_order) && want - got >= (1U << order)) {
-		page = alloc_pages(high_gfp, order);
-		if (!page) {
-			WRITE_ONCE(mb->try_high_order, false);
-			break;
-		}
-		split_page(page, order);
-		for (i = 0; i < (1U << order); i++)
-			list_add_tail(&page[i].lru, pages);
-		got += 1U << order;
-	}
-	while (got < want) {
-		page = balloon_page_alloc();
-		if (!page)
-			break;
-		list_add_tail(&page->lru, pages);
-		got++;
-	}
-	return got;
+	list_for_each_entry(page, &b->blocks, lru)
+		n = mb_page_to_pfns(mb, n, page, MB_BLOCK_PAGES);
+	list_for_each_entry(page, &b->pages, lru)
+		n = mb_page_to_pfns(mb, n, page, 1);
+	return n;
 }
 
-/*
- * If @first starts a run of (1 << @order) list entries on @pages that are
- * the pages of one naturally aligned block, in ascending or descending
- * order, return the block's first page; NULL otherwise.
- */
-static struct page *mb_block_run(struct list_head *pages, struct page *first,
-				 unsigned int order)
+/* Free the pages of @b, which are not the host's (deflated, or never sent). */
+static void mb_batch_free(struct mb_batch *b)
 {
-	unsigned long nr = 1UL << order, pfn = page_to_pfn(first), i;
-	struct page *head, *page = first;
-	long step;
+	struct page *page, *next;
 
-	if (IS_ALIGNED(pfn, nr)) {
-		head = first;
-		step = 1;
-	} else if (IS_ALIGNED(pfn + 1, nr)) {
-		head = first - (nr - 1);
-		step = -1;
-	} else {
-		return NULL;
+	list_for_each_entry_safe(page, next, &b->blocks, lru) {
+		list_del(&page->lru);
+		__free_pages(page, MB_BLOCK_ORDER);
 	}
-	for (i = 1; i < nr; i++) {
-		if (list_is_last(&page->lru, pages))
-			return NULL;
-		page = list_next_entry(page, lru);
-		if (page != first + step * (long)i)
-			return NULL;
-	}
-	/* The buddy allocator never merges across zones. */
-	if (page_zone(head) != page_zone(head + nr - 1))
-		return NULL;
-	return head;
-}
-
-/*
- * Give the block of (1 << @order) pages at @head back to the allocator in
- * one call instead of one per page.  Each is a separate page with one
- * reference (split_page() or single allocations) that is no longer the
- * host's, and each is on a private list.  Anyone else holding a reference
- * (a compaction scanner's speculative one) keeps the block apart: returns
- * false and changes nothing then.
- */
-static bool mb_free_block(struct page *head, unsigned int order)
-{
-	unsigned long nr = 1UL << order, i;
-
-	/* Refcount 1 -> 0 on every tail: nobody can take a reference now. */
-	for (i = 1; i < nr; i++)
-		if (!page_ref_freeze(head + i, 1))
-			break;
-	if (i < nr) {
-		while (--i)
-			page_ref_unfreeze(head + i, 1);
-		return false;
-	}
-	for (i = 0; i < nr; i++) {
-		list_del(&head[i].lru);
-		mb_page_unballoon(&head[i]);
-	}
-	/* A racing reference on @head makes this free only the tails. */
-	__free_pages(head, order);
-	return true;
-}
-
-/*
- * Free pages that are no longer the host's (deflated, or never sent); each
- * whole aligned 2 MiB block among them goes back in one call.  Returns how
- * many guest pages went back as blocks.
- */
-static unsigned long mb_free_page_list(struct list_head *pages)
-{
-	const unsigned int order = MB_HIGH_ORDER;
-	bool blocks_ok = READ_ONCE(free_blocks);
-	unsigned long blocks = 0;
-	struct page *page, *head;
-
-	while (!list_empty(pages)) {
-		page = list_first_entry(pages, struct page, lru);
-		head = blocks_ok ? mb_block_run(pages, page, order) : NULL;
-		if (head && mb_free_block(head, order)) {
-			blocks += 1UL << order;
-			continue;
-		}
+	list_for_each_entry_safe(page, next, &b->pages, lru) {
 		list_del(&page->lru);
 		put_page(page);
 	}
-	return blocks;
+}
+
+/*
+ * Allocate up to @want guest pages onto @b, blocks first.  The first block
+ * that is not free stops block attempts until the host sets a new target.
+ */
+static void mb_batch_alloc(struct memballoon *mb, struct mb_batch *b,
+			   unsigned int want)
+{
+	u64 t0 = ktime_get_ns();
+	struct page *page;
+
+	mb_batch_init(b);
+	while (READ_ONCE(mb->try_blocks) &&
+	       want - mb_batch_size(b) >= MB_BLOCK_PAGES) {
+		page = alloc_pages(MB_BLOCK_GFP, MB_BLOCK_ORDER);
+		if (!page) {
+			WRITE_ONCE(mb->try_blocks, false);
+			break;
+		}
+		list_add_tail(&page->lru, &b->blocks);
+		b->nr_blocks++;
+	}
+	while (mb_batch_size(b) < want) {
+		page = balloon_page_alloc();
+		if (!page)
+			break;
+		list_add_tail(&page->lru, &b->pages);
+		b->nr_pages++;
+	}
+	b->alloc_ns = ktime_get_ns() - t0;
+}
+
+void mb_alloc_work(struct work_struct *work)
+{
+	struct memballoon *mb = container_of(work, struct memballoon,
+					     alloc_work);
+
+	mb_batch_alloc(mb, &mb->alloc_batch, mb->alloc_want);
+}
+
+/*
+ * A block the host acknowledged joins the balloon (and leaves MemTotal).
+ * Its pages are marked offline, as the balloon core marks single pages, so
+ * that kdump, /proc/kcore and hibernation do not read them.
+ */
+static void mb_block_enqueue(struct memballoon *mb, struct page *page)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&mb->lock);
+	for (i = 0; i < MB_BLOCK_PAGES; i++)
+		__SetPageOffline(page + i);
+	if (mb_counts_managed(mb))
+		adjust_managed_page_count(page, -(long)MB_BLOCK_PAGES);
+	count_vm_events(BALLOON_INFLATE, MB_BLOCK_PAGES);
+	mb_count_balloon_pages(page, MB_BLOCK_PAGES);
+	list_move(&page->lru, &mb->blocks);
+}
+
+/* The newest block leaves the balloon (and rejoins MemTotal). */
+static struct page *mb_block_dequeue(struct memballoon *mb)
+{
+	struct page *page = list_first_entry(&mb->blocks, struct page, lru);
+	unsigned int i;
+
+	lockdep_assert_held(&mb->lock);
+	list_del(&page->lru);
+	for (i = 0; i < MB_BLOCK_PAGES; i++)
+		__ClearPageOffline(page + i);
+	if (mb_counts_managed(mb))
+		adjust_managed_page_count(page, MB_BLOCK_PAGES);
+	count_vm_events(BALLOON_DEFLATE, MB_BLOCK_PAGES);
+	mb_count_balloon_pages(page, -(long)MB_BLOCK_PAGES);
+	return page;
 }
 
 /* Jiffies left of the inflation hold; 0 when there is none. */
@@ -250,166 +259,180 @@ static unsigned long mb_hold_left(struct memballoon *mb)
 }
 
 /*
- * Request the host to take @pages (@got guest pages); 0 or -errno, -EAGAIN
- * when a release has put inflation on hold since the pass started: the
- * batch must not go to the host then, however far the pass has come.
+ * Hand @b to the host in one request; once the host used it, its pages
+ * join the balloon.  Returns 0 or -errno, -EAGAIN when a release has put
+ * inflation on hold since the pass started: the batch must not go to the
+ * host then, however far the pass has come.  On failure the pages stay on
+ * @b for the caller to free.
  */
-static int mb_inflate_send(struct memballoon *mb, struct list_head *pages,
-			   unsigned int got)
+static int mb_inflate_send(struct memballoon *mb, struct mb_batch *b)
 {
-	unsigned int n = 0;
-	struct page *page;
+	struct page *page, *next;
+	u64 t0, host_ns;
+	unsigned int n;
 	int err;
 
+	if (!mb_batch_size(b))
+		return 0;
 	mutex_lock(&mb->lock);
 	if (mb->frozen || mb_hold_left(mb)) {
 		err = mb->frozen ? -EBUSY : -EAGAIN;
 		mutex_unlock(&mb->lock);
 		return err;
 	}
-	list_for_each_entry(page, pages, lru)
-		n = mb_page_to_pfns(mb, n, page);
+	n = mb_batch_to_pfns(mb, b);
+	t0 = ktime_get_ns();
 	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
+	host_ns = ktime_get_ns() - t0;
 	if (err) {
 		mutex_unlock(&mb->lock);
 		dev_err_ratelimited(&mb->vdev->dev,
 				    "inflate request failed: %d\n", err);
 		return err;
 	}
-	mb_balloon_enqueue(&mb->b_dev_info, pages, mb_counts_managed(mb));
+	list_for_each_entry_safe(page, next, &b->blocks, lru)
+		mb_block_enqueue(mb, page);
+	mb_balloon_enqueue(&mb->b_dev_info, &b->pages, mb_counts_managed(mb));
 	spin_lock(&mb->state_lock);
 	WRITE_ONCE(mb->num_pages, mb->num_pages + n);
 	mb->counters.inflated += n;
 	spin_unlock(&mb->state_lock);
 	mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
+	trace_memballoon_inflate(mb->vdev->index, n, b->nr_blocks, b->alloc_ns,
+				 host_ns);
 	return 0;
 }
 
-/* Send @pages (@got guest pages, one request), or free them if that fails. */
-static int mb_inflate_batch(struct memballoon *mb, struct list_head *pages,
-			    unsigned int got)
-{
-	int err;
-
-	if (!got)
-		return 0;
-	err = mb_inflate_send(mb, pages, got);
-	if (err)
-		mb_free_page_list(pages);
-	return err;
-}
-
 /*
- * Allocate one batch of up to @want guest pages; mb_inflate() has already
- * capped @want (over both of a round's batches) by what the reserve leaves.
+ * Allocate the pages of @nr requests (1 or 2), @room guest pages at most
+ * (the caller caps it by what the reserve leaves): the second batch on
+ * another CPU at the same time.  Returns the guest pages allocated.
  */
-static unsigned int mb_inflate_alloc(struct memballoon *mb,
-				     struct list_head *pages, unsigned long want)
+static unsigned long mb_inflate_alloc(struct memballoon *mb,
+				      struct mb_batch *batch[],
+				      unsigned int nr, unsigned long room)
 {
-	want = min_t(unsigned long, want, MB_PAGES_PER_REQ);
-	return want ? mb_alloc_pages(mb, pages, want) : 0;
-}
+	unsigned long got;
 
-void mb_prealloc_work(struct work_struct *work)
-{
-	struct memballoon *mb = container_of(work, struct memballoon,
-					     prealloc_work);
-
-	mb->prealloc_got = mb_inflate_alloc(mb, &mb->prealloc_pages,
-					    mb->prealloc_want);
+	if (nr > 1) {
+		mb->alloc_want = min_t(unsigned long, room - MB_PAGES_PER_REQ,
+				       MB_PAGES_PER_REQ);
+		queue_work(system_unbound_wq, &mb->alloc_work);
+	}
+	mb_batch_alloc(mb, batch[0],
+		       min_t(unsigned long, room, MB_PAGES_PER_REQ));
+	got = mb_batch_size(batch[0]);
+	if (nr > 1) {
+		flush_work(&mb->alloc_work);
+		got += mb_batch_size(batch[1]);
+	}
+	return got;
 }
 
 /*
- * Grow the balloon by up to @want guest pages, at most MB_REQS_PER_PASS
- * requests, stopping early if the host's target changes; returns how many
- * pages it took.  With overlap on, each round allocates two batches at
- * once, one here and one by a work item on another CPU, and then hands
- * both to the host one after the other.  The guest's allocating (mostly
- * zeroing) and the host's discarding do not run at the same time: under
- * TCG the host's part runs in the vCPU that kicked the queue, and every
- * discard it makes while another vCPU runs costs that vCPU's thread a
- * TLB-shootdown IPI, which made true overlap slower than one thing at a
- * time on a quiet 2-core host (docs/bench.md, scenario 7).
+ * Grow the balloon by up to @want guest pages in at most MB_REQS_PER_PASS
+ * requests, stopping early when the host's target changes; returns how
+ * many pages it took.  Allocating (with init_on_alloc, zeroing every page)
+ * is most of the guest's cost, so each round allocates two requests' pages
+ * at once, one batch here and one by alloc_work on another CPU, and then
+ * hands them to the host one after the other.
  */
 static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 				u32 target)
 {
-	bool par = READ_ONCE(overlap) && num_online_cpus() > 1;
-	unsigned long done = 0, rest, spare;
-	unsigned int got, got2, reqs = 0;
-	LIST_HEAD(pages);
-	u64 alloc_ns = 0, t0;
-	bool pre;
+	struct mb_batch here, *batch[2] = { &here, &mb->alloc_batch };
+	unsigned long done = 0, room, got;
+	unsigned int i, nr, reqs = 0;
+	bool send;
 	int err = 0;
 
 	want = min(want, (unsigned long)MB_REQS_PER_PASS * MB_PAGES_PER_REQ);
-	while (done < want && reqs < MB_REQS_PER_PASS) {
-		rest = want - done;
-		t0 = ktime_get_ns();
-		/* The two batches split what the reserve leaves, never more. */
-		spare = mb_spare_pages(mb);
-		pre = par && reqs + 1 < MB_REQS_PER_PASS &&
-		      min(rest, spare) > MB_PAGES_PER_REQ;
-		if (pre) {
-			mb->prealloc_want = min(rest, spare) - MB_PAGES_PER_REQ;
-			mb->prealloc_got = 0;
-			queue_work(system_unbound_wq, &mb->prealloc_work);
+	while (!err && done < want && reqs < MB_REQS_PER_PASS) {
+		room = min(want - done, mb_spare_pages(mb));
+		nr = room > MB_PAGES_PER_REQ && reqs + 1 < MB_REQS_PER_PASS &&
+		     num_online_cpus() > 1 ? 2 : 1;
+		got = mb_inflate_alloc(mb, batch, nr, room);
+		reqs += nr;
+		for (i = 0; i < nr; i++) {
+			/* The second batch only while the target still wants it. */
+			send = !err && (!i || mb_read_target(mb) == target);
+			if (send)
+				err = mb_inflate_send(mb, batch[i]);
+			if (send && !err)
+				done += mb_batch_size(batch[i]);
+			else
+				mb_batch_free(batch[i]);
 		}
-		got = mb_inflate_alloc(mb, &pages, min(rest, spare));
-		got2 = 0;
-		if (pre) {
-			flush_work(&mb->prealloc_work);
-			got2 = mb->prealloc_got;
-		}
-		alloc_ns += ktime_get_ns() - t0;
-		err = mb_inflate_batch(mb, &pages, got);
-		if (!err)
-			done += got;
-		/* The second batch only while the target still wants it. */
-		if (!err && got2 && (!got || mb_read_target(mb) == target)) {
-			err = mb_inflate_batch(mb, &mb->prealloc_pages, got2);
-			if (!err)
-				done += got2;
-		} else if (got2) {
-			mb_free_page_list(&mb->prealloc_pages);
-		}
-		reqs += pre ? 2 : 1;
-		if (err || (!got && !got2) || mb_read_target(mb) != target)
+		if (!got || mb_read_target(mb) != target)
 			break;
 	}
-	mb_count(mb, &mb->counters.alloc_ns, alloc_ns);
 	return done;
 }
 
 /*
- * Shrink the balloon by up to @want guest pages; returns how many it freed.
- * May return 0 while pages are isolated for migration.
+ * Take up to @want guest pages out of the balloon onto @b: whole blocks
+ * first, then single pages.  A rest that no single page can make up splits
+ * one block: the pages needed go on @b, the others stay in the balloon as
+ * single pages (the host holds them all and hears only of those on @b).
+ */
+static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
+			    unsigned int want)
+{
+	bool managed = mb_counts_managed(mb);
+	unsigned int i, rest;
+	struct page *page;
+	LIST_HEAD(keep);
+
+	while (want - mb_batch_size(b) >= MB_BLOCK_PAGES &&
+	       !list_empty(&mb->blocks)) {
+		list_add_tail(&mb_block_dequeue(mb)->lru, &b->blocks);
+		b->nr_blocks++;
+	}
+	rest = want - mb_batch_size(b);
+	if (rest)
+		b->nr_pages = mb_balloon_dequeue(&mb->b_dev_info, &b->pages,
+						 rest, managed);
+	rest = want - mb_batch_size(b);
+	if (!rest || list_empty(&mb->blocks))
+		return;
+	page = mb_block_dequeue(mb);
+	split_page(page, MB_BLOCK_ORDER);
+	for (i = 0; i < MB_BLOCK_PAGES; i++)
+		list_add_tail(&page[i].lru, i < rest ? &b->pages : &keep);
+	b->nr_pages += rest;
+	mb_balloon_enqueue(&mb->b_dev_info, &keep, managed);
+}
+
+/*
+ * Shrink the balloon by up to @want guest pages in one request; returns how
+ * many it freed.  May return 0 while pages are isolated for migration.
  */
 static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 {
-	unsigned int got, n = 0;
-	unsigned long blocks;
-	struct page *page;
-	LIST_HEAD(pages);
+	u64 t0, host_ns;
+	struct mb_batch b;
+	unsigned int n;
 	int err;
 
+	mb_batch_init(&b);
 	mutex_lock(&mb->lock);
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
-	got = mb->frozen ? 0 : mb_balloon_dequeue(&mb->b_dev_info, &pages,
-						  want, mb_counts_managed(mb));
-	if (!got) {
+	if (!mb->frozen)
+		mb_deflate_take(mb, &b, want);
+	if (!mb_batch_size(&b)) {
 		mutex_unlock(&mb->lock);
 		return 0;
 	}
-	list_for_each_entry(page, &pages, lru)
-		n = mb_page_to_pfns(mb, n, page);
+	n = mb_batch_to_pfns(mb, &b);
 	/*
 	 * With MUST_TELL_HOST no page may be reused before the host used the
 	 * request.  If the device broke, nobody is left to tell: free anyway.
 	 */
+	t0 = ktime_get_ns();
 	err = mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
+	host_ns = ktime_get_ns() - t0;
 	if (err)
 		dev_err_ratelimited(&mb->vdev->dev,
 				    "deflate request failed: %d\n", err);
@@ -420,18 +443,16 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	if (!err)
 		mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
-	blocks = mb_free_page_list(&pages);
-	if (blocks)
-		mb_count(mb, &mb->counters.deflated_block_pages,
-			 blocks * MB_PFNS_PER_PAGE);
-	return got;
+	t0 = ktime_get_ns();
+	mb_batch_free(&b);
+	trace_memballoon_deflate(mb->vdev->index, n, b.nr_blocks, host_ns,
+				 ktime_get_ns() - t0);
+	return mb_batch_size(&b);
 }
 
 /*
  * Shrink the balloon by up to @want guest pages in at most MB_REQS_PER_PASS
  * requests, stopping early if the host's target changes; returns how many.
- * Freeing stays on this CPU: under TCG, freeing on another vCPU while the
- * host takes the next request cost more than it saved (docs/measurements.md).
  */
 static unsigned long mb_deflate_pass(struct memballoon *mb, unsigned long want,
 				     u32 target)
@@ -526,7 +547,7 @@ void mb_resize_work(struct work_struct *work)
 		spin_unlock(&mb->state_lock);
 		mb->backoff_ms = MB_BACKOFF_MIN_MS;
 		mb->stuck_logged = false;
-		WRITE_ONCE(mb->try_high_order, true);
+		WRITE_ONCE(mb->try_blocks, true);
 		mb_nl_notify(mb, MEMBALLOON_EVENT_TARGET_CHANGED);
 	}
 

@@ -28,4 +28,6 @@ grep -q -- "pre_doit)(const struct genl_split_ops" "$src/include/net/genetlink.h
 # 7.x: the reclaim scan/steal counters moved from the vm events to the node
 # stats (enum node_stat_item in mmzone.h); the names stayed.
 has mmzone.h "PGSCAN_KSWAPD," && echo -DMB_HAVE_NODE_STAT_RECLAIM
+# 7.x: ballooned pages are a node stat ("Balloon:" in /proc/meminfo).
+has mmzone.h "NR_BALLOON_PAGES," && echo -DMB_HAVE_NR_BALLOON_PAGES
 exit 0

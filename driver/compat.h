@@ -45,13 +45,6 @@
 #define MB_BALLOON_MIGRATION
 #endif
 
-/* What balloon_page_alloc() allocates with, for our high-order attempts. */
-#ifdef MB_BALLOON_MIGRATION
-#define MB_BALLOON_GFP		GFP_HIGHUSER_MOVABLE
-#else
-#define MB_BALLOON_GFP		GFP_HIGHUSER
-#endif
-
 /*
  * A reclaim counter (PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD,
  * PGSTEAL_DIRECT), in pages: a vm event up to 6.x, a node stat in 7.x.
@@ -158,20 +151,15 @@ static inline size_t mb_balloon_dequeue(struct balloon_dev_info *b,
 }
 
 /*
- * Make a page that left the balloon (or never joined it) look like any
- * page the allocator handed out, before it is freed as part of a block:
- * free_pages_prepare() resets only the first page of a block.  On 6.1 the
- * dequeued page keeps PAGE_MAPPING_MOVABLE in ->mapping; from 6.16 on it
- * keeps PageOffline until the buddy clears it.  The caller holds the only
- * reference (frozen for all but the block's first page).
+ * Count @nr pages into or out of the balloon in /proc/meminfo's "Balloon:"
+ * (a node stat since 7.x; none before).  The balloon core counts its own
+ * pages; this is for the driver's blocks.
  */
-static inline void mb_page_unballoon(struct page *page)
+static inline void mb_count_balloon_pages(struct page *page, long nr)
 {
-	page->mapping = NULL;
-	set_page_private(page, 0);
-	/* What __ClearPageOffline() does on every version (no page type). */
-	if (PageOffline(page))
-		page->page_type = UINT_MAX;
+#ifdef MB_HAVE_NR_BALLOON_PAGES
+	mod_node_page_state(page_pgdat(page), NR_BALLOON_PAGES, nr);
+#endif
 }
 
 /*

@@ -7,9 +7,13 @@
  * little-endian store, so the host never sees a torn value.  The modern PCI
  * and MMIO transports do that for a 4-byte field, but the legacy ones (PCI
  * with disable-modern=on, and virtio-mmio version 1, QEMU microvm's default)
- * copy config writes byte by byte, and QEMU then reports every intermediate
- * value as a BALLOON_CHANGE.  For a legacy device we therefore map the
- * field ourselves and store it in one go.
+ * copy config writes byte by byte, and QEMU reports the value after each
+ * byte as a BALLOON_CHANGE: deflating from 0x40000 pages, the first event
+ * says 0x4f000, 240 MiB more than the balloon ever held, and libvirt takes
+ * it as the guest's balloon.  For a legacy device we therefore map the
+ * field ourselves and store it in one go.  Tests: legacy_actual (PCI; the
+ * in-tree driver, which writes through the transport, shows the torn
+ * value there) and mmio (legacy MMIO).
  */
 #include <linux/io.h>
 #include <linux/pci.h>

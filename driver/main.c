@@ -9,9 +9,14 @@
  * queue tells the host how the guest's memory is used.
  *
  * Files: main.c binds the device (features, queues, life cycle); config.c
- * reads the target and writes "actual"; balloon.c inflates and deflates;
+ * reads the target and writes "actual"; balloon.c inflates and deflates
+ * (and releases pages on request); trace.h declares its tracepoints;
  * stats.c answers the stats queue; migrate.c lets compaction move balloon
- * pages; compat.h holds every kernel-version difference.
+ * pages; oom.c deflates on OOM; reporting.c reports free pages and sets
+ * page poison; hint.c hints free pages for migration; netlink.c is the
+ * memballoon generic netlink family; memballoon.h holds the shared state
+ * and its locking; compat.h (with compat-probe.sh) every kernel-version
+ * difference.
  *
  * Life cycle: probe creates only the queues of negotiated features (later
  * queues number down, as QEMU and Linux expect), primes the stats queue and
@@ -174,8 +179,8 @@ static int mb_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&mb->acked);
 	INIT_DELAYED_WORK(&mb->resize_work, mb_resize_work);
 	INIT_WORK(&mb->release_work, mb_release_work);
-	INIT_WORK(&mb->prealloc_work, mb_prealloc_work);
-	INIT_LIST_HEAD(&mb->prealloc_pages);
+	INIT_WORK(&mb->alloc_work, mb_alloc_work);
+	INIT_LIST_HEAD(&mb->blocks);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
 	INIT_WORK(&mb->event_work, mb_event_work);
 	mb_hint_setup(mb);

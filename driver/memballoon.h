@@ -55,9 +55,13 @@ enum mb_vq {
 #define MB_BACKOFF_MIN_MS	100U
 #define MB_BACKOFF_MAX_MS	5000U
 
-/* Order tried first when inflating: a 2 MiB block the host can free whole. */
-#define MB_HIGH_ORDER		min_t(unsigned int, PMD_SHIFT - PAGE_SHIFT, \
+/*
+ * The balloon's blocks: 2 MiB on x86 (a PMD), so the host can drop a whole
+ * huge page; each stays one allocation while it is in the balloon.
+ */
+#define MB_BLOCK_ORDER		min_t(unsigned int, PMD_SHIFT - PAGE_SHIFT, \
 				      MB_MAX_PAGE_ORDER)
+#define MB_BLOCK_PAGES		BIT(MB_BLOCK_ORDER)
 
 /* Admin changes (DEV_SET, DEV_RELEASE) accepted per device in any window. */
 #define MB_ADMIN_BURST		5
@@ -68,7 +72,6 @@ enum mb_vq {
 struct mb_counters {
 	u64 inflated;		/* 4 KiB pages ever given to the host */
 	u64 deflated;		/* 4 KiB pages ever taken back */
-	u64 deflated_block_pages; /* ... of them freed as whole 2 MiB blocks */
 	u64 alloc_failures;	/* inflate passes that got no page or hit the reserve */
 	u64 migrated;		/* balloon pages moved by compaction */
 	u64 stats_requests;	/* stats buffers the host returned to us */
@@ -76,8 +79,18 @@ struct mb_counters {
 	u64 oom_pages;		/* 4 KiB pages released to the OOM path */
 	u64 reported;		/* 4 KiB free pages reported to the host */
 	u64 hinted;		/* 4 KiB free pages hinted for migration */
-	u64 alloc_ns;		/* time spent allocating pages to inflate */
-	u64 host_ns;		/* time spent waiting for inflate/deflate acks */
+};
+
+/*
+ * The pages of one inflate or deflate request: whole blocks (their first
+ * pages, linked by lru) and single pages.
+ */
+struct mb_batch {
+	struct list_head blocks;
+	struct list_head pages;
+	unsigned int nr_blocks;
+	unsigned int nr_pages;
+	u64 alloc_ns;		/* inflate: time its pages took to allocate */
 };
 
 /*
@@ -111,12 +124,14 @@ struct memballoon {
 	/*
 	 * Serialises every use of the inflate and deflate queues, and is held
 	 * while the host acknowledges a request.  The compaction hook only
-	 * trylocks it.  Protects pfns, frozen, actual_base/actual_reg and
-	 * every change of the balloon's page list.
+	 * trylocks it.  Protects pfns, frozen, actual_base/actual_reg, blocks
+	 * and every change of the balloon's page list.
 	 */
 	struct mutex lock;
-	/* The pages we hold, movable by compaction; has its own pages_lock. */
+	/* Single pages we hold, movable by compaction; has its own pages_lock. */
 	struct balloon_dev_info b_dev_info;
+	/* Whole blocks we hold (first pages, linked by lru); not movable. */
+	struct list_head blocks;
 	/* Request buffer for the inflate and deflate queues (DMA-able). */
 	__virtio32 *pfns;
 	/* Woken by the inflate, deflate and reporting queue callbacks. */
@@ -171,19 +186,19 @@ struct memballoon {
 	unsigned int backoff_ms;	/* next retry delay when stuck */
 	bool stuck_logged;	/* said once why the target is out of reach */
 	/*
-	 * Cleared when a 2 MiB block was not free, set again on a new
-	 * target: resize_work and the prealloc work it waits for, which may
-	 * both clear it at once (READ_ONCE/WRITE_ONCE).
+	 * Cleared when no block was free, set again on a new target:
+	 * resize_work and the alloc_work it waits for, which may both clear
+	 * it at once (READ_ONCE/WRITE_ONCE).
 	 */
-	bool try_high_order;
+	bool try_blocks;
 	/*
-	 * The next inflate batch, allocated on another CPU while resize_work
-	 * allocates its own; never outlives an inflate pass.  Handed between
+	 * A second inflate batch, allocated on another CPU while resize_work
+	 * allocates its own; never outlives an inflate round.  Handed between
 	 * the two by queue_work() and flush_work().
 	 */
-	struct work_struct prealloc_work;
-	struct list_head prealloc_pages;
-	unsigned int prealloc_want, prealloc_got;
+	struct work_struct alloc_work;
+	struct mb_batch alloc_batch;
+	unsigned int alloc_want;	/* guest pages alloc_work allocates */
 
 	/* On mb_nl_devices (netlink.c), under mb_nl_devices_lock. */
 	struct list_head nl_node;
@@ -259,9 +274,9 @@ void mb_config_exit(struct memballoon *mb);
 void mb_vq_acked(struct virtqueue *vq);
 int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n);
 unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
-			     struct page *page);
+			     struct page *page, unsigned int nr);
 void mb_resize_work(struct work_struct *work);
-void mb_prealloc_work(struct work_struct *work);
+void mb_alloc_work(struct work_struct *work);
 void mb_deflate_all(struct memballoon *mb);
 unsigned long mb_release(struct memballoon *mb, unsigned long pages,
 			 u32 event);

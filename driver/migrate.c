@@ -29,9 +29,9 @@ static int mb_migratepage(struct balloon_dev_info *b_dev_info,
 	if (!mutex_trylock(&mb->lock))
 		return -EAGAIN;
 
-	n = mb_page_to_pfns(mb, 0, newpage);
+	n = mb_page_to_pfns(mb, 0, newpage, 1);
 	mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
-	n = mb_page_to_pfns(mb, 0, page);
+	n = mb_page_to_pfns(mb, 0, page, 1);
 	mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
 	mb_count(mb, &mb->counters.migrated, n);
 

@@ -115,10 +115,6 @@ static int mb_nl_fill(struct sk_buff *skb, struct memballoon *mb, u8 cmd,
 	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_STATS_REQUESTS,
 			  c.stats_requests) ||
 	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_MIGRATED, c.migrated) ||
-	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_ALLOC_NS, c.alloc_ns) ||
-	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_HOST_NS, c.host_ns) ||
-	    mb_nl_put_u64(skb, MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES,
-			  c.deflated_block_pages) ||
 	    (x && x->event &&
 	     nla_put_u32(skb, MEMBALLOON_A_DEV_EVENT, x->event)) ||
 	    (x && x->has_release &&

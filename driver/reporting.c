@@ -86,7 +86,7 @@ int mb_reporting_init(struct memballoon *mb)
 	    PAGE_REPORTING_CAPACITY)
 		return -ENOSPC;
 	mb->pr_dev_info.report = mb_report;
-	mb->pr_dev_info.order = MB_HIGH_ORDER;
+	mb->pr_dev_info.order = MB_BLOCK_ORDER;
 	return page_reporting_register(&mb->pr_dev_info);
 }
 

@@ -5,6 +5,9 @@
  *   mbtool touch MIB          allocate MIB MiB, write every page, free, exit
  *   mbtool hog MIB [SECONDS]  allocate and write MIB MiB, print "hogging",
  *                             hold it SECONDS (default: until killed)
+ *   mbtool frag MIB [SECONDS] allocate and write MIB MiB, give every other
+ *                             128 KiB back, print "fragmented", hold the
+ *                             rest SECONDS (default: until killed)
  *   mbtool fill MIB           allocate MIB MiB, write a pattern unique to
  *                             each 8-byte word, read it all back, free
  *   mbtool meminfo            print /proc/meminfo as "Key kB" lines
@@ -150,6 +153,50 @@ static int cmd_hog(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Leave the memory frag gave back as holes between pages still in use, so
+ * that no free 2 MiB block forms from it: the pages it keeps are 4 KiB
+ * anonymous pages (movable), in 128 KiB runs.
+ */
+#define FRAG_CHUNK (128UL * 1024UL)
+
+static int cmd_frag(int argc, char **argv)
+{
+	unsigned long mib, secs = 0;
+	size_t len, off;
+	char *p;
+
+	if (argc < 1 || argc > 2)
+		return 2;
+	mib = parse_ulong(argv[0], "MiB");
+	if (argc == 2)
+		secs = parse_ulong(argv[1], "seconds");
+	len = mib * MIB;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "mbtool: mmap %lu MiB: %s\n", mib, strerror(errno));
+		return 1;
+	}
+	/* 4 KiB pages: a huge page would be freed whole or not at all. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	for (off = 0; off < len; off += 4096)
+		p[off] = 1;
+	/* All touched first: a page given back early would be taken again. */
+	for (off = FRAG_CHUNK; off + FRAG_CHUNK <= len; off += 2 * FRAG_CHUNK)
+		madvise(p + off, FRAG_CHUNK, MADV_DONTNEED);
+	printf("fragmented %lu MiB, keeping half\n", mib);
+	fflush(stdout);
+	if (secs) {
+		sleep((unsigned int)secs);
+	} else {
+		for (;;)
+			pause();
+	}
+	munmap(p, len);
+	return 0;
+}
+
 static int cmd_meminfo(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -168,7 +215,7 @@ static int cmd_meminfo(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mbtool touch MIB | hog MIB [SECONDS] | fill MIB | meminfo\n");
+		"usage: mbtool touch MIB | hog MIB [SECONDS] | frag MIB [SECONDS] | fill MIB | meminfo\n");
 }
 
 int main(int argc, char **argv)
@@ -185,6 +232,8 @@ int main(int argc, char **argv)
 		rc = cmd_fill(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "hog"))
 		rc = cmd_hog(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "frag"))
+		rc = cmd_frag(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "meminfo"))
 		rc = cmd_meminfo();
 	if (rc == 2)

@@ -3,16 +3,20 @@
 same QEMU, guest kernel and memory size (4 GiB guests, 2 vCPUs), runs
 alternating A B A B ..., a fresh guest per run.
 
-  tests/vm/bench.py [--module driver/memballoon.ko] [--rounds 5]
-                    [--scenarios cycle,oom,stats,reporting,daemon,design]
+  tests/vm/bench.py [--module driver/memballoon.ko] [--baseline OTHER.ko]
+                    [--rounds 5] [--scenarios cycle,oom,stats,reporting,daemon]
                     [--qemu 7.2|10.0|system|PATH] [--kernel-env FILE]
                     [--ram 4096] [--out build/bench]
+
+--baseline compares the module with another build of memballoon (say,
+before a change) instead of the in-tree driver: the same runs, alternating.
 
 Scenarios (docs/bench.md explains each):
   cycle      4096 -> 1024 -> 4096 MiB, on untouched memory and after the
              guest touched 3 GiB (--ram 2048: 2048 -> 512 -> 2048 MiB
-             after touching 1.5 GiB); QEMU RSS returned per GiB ballooned
-             (scenarios 1 and 2 of issue 6; one guest per run)
+             after touching 1.5 GiB); QEMU RSS returned per GiB ballooned;
+             for memballoon, where each move's time went, from its
+             tracepoints (scenarios 1, 2 and 7; one guest per run)
   stats      qom-set guest-stats-polling-interval -> fresh guest-stats
              (scenario 4; in the cycle guest, after the cycles)
   oom        deflate-on-oom=on: a 2 GiB workload on a guest ballooned to
@@ -21,9 +25,6 @@ Scenarios (docs/bench.md explains each):
              (scenario 5)
   daemon     memballoond: idle CPU over a minute, RSS, PSI spike -> host
              event latency (scenario 6; memballoon only, once per bench)
-  design     memballoon only: its touched cycle with overlap and 2 MiB block
-             frees off, then on (module parameters), in one guest; with
-             them off, host_ns is QEMU's device time alone: the floor
 
 Writes build/bench/<timestamp>/{results.md,results.json,cycle.png,logs/}
 and points build/bench/latest at it.  Exit status 0 when every run
@@ -63,7 +64,7 @@ set_ram(4096)       # MiB, every guest
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
 DAEMON_IDLE_S = 60
-SCENARIOS = ("cycle", "stats", "oom", "reporting", "daemon", "design")
+SCENARIOS = ("cycle", "stats", "oom", "reporting", "daemon")
 INTREE = "virtio_balloon"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GUEST_HZ = 100      # USER_HZ of the guest's /proc/stat
@@ -156,14 +157,35 @@ def mbnl_dump(vm):
     return {}
 
 
-def driver_time_counters(a, b):
-    """Deltas of any time counters the driver's dump exposes (names ending in
-    _ns/_us/_usec/_ms or containing 'time'); {} when it has none."""
+TRACEFS = "/sys/kernel/tracing"
+TRACE_RE = re.compile(r"memballoon_(inflate|deflate): (.*)$")
+
+
+def trace_start(vm):
+    """Record memballoon's tracepoints in an empty buffer; False when the
+    driver has none (the in-tree driver, an older build)."""
+    rc, _ = vm.run("grep -q ' %s tracefs' /proc/mounts || mount -t tracefs nodev %s; "
+                   "echo 1 > %s/events/memballoon/enable && echo > %s/trace"
+                   % (TRACEFS, TRACEFS, TRACEFS, TRACEFS))
+    return rc == 0
+
+
+def trace_sums(vm):
+    """Sums over the memballoon:inflate/deflate events since trace_start:
+    requests, 4 KiB pages, 2 MiB blocks and every *_ns field (as seconds,
+    "trace_<field>_s"), prefixed "trace_"."""
     out = {}
-    for k, v in b.items():
-        if isinstance(v, int) and re.search(r"(_ns|_us|_usec|_ms|time)", k) and \
-                isinstance(a.get(k), int):
-            out["drv_" + k] = v - a[k]
+    for line in vm.sh("cat %s/trace" % TRACEFS).splitlines():
+        m = TRACE_RE.search(line)
+        if not m:
+            continue
+        out["trace_reqs"] = out.get("trace_reqs", 0) + 1
+        for f in m.group(2).split():
+            k, _, v = f.partition("=")
+            if k == "dev":
+                continue
+            key = "trace_%s_s" % k[:-3] if k.endswith("_ns") else "trace_" + k
+            out[key] = out.get(key, 0) + (int(v) / 1e9 if k.endswith("_ns") else int(v))
     return out
 
 
@@ -176,7 +198,8 @@ class Run:
     def __init__(self, b, driver, tag, balloon_opts=""):
         self.b = b
         self.driver = driver
-        self.ctx = Ctx(tag, b.kenv, b.initrd, b.module, b.logdir, qemu=b.qemu)
+        initrd, module = b.builds.get(driver, b.builds[b.drv_b])
+        self.ctx = Ctx(tag, b.kenv, initrd, module, b.logdir, qemu=b.qemu)
         try:
             # debug-threads=on names the vCPU threads ("CPU 0/TCG"), so
             # their CPU time can be told from the main loop's
@@ -186,6 +209,7 @@ class Run:
                 self.ctx.load_intree(self.vm)
             else:
                 self.ctx.load_driver(self.vm)
+            self.traced = trace_start(self.vm)
         except BaseException:
             self.ctx.close_all()
             raise
@@ -209,7 +233,9 @@ class Run:
         """Set the balloon target (logical MiB), wait until actual == target;
         return the measurements of the move."""
         vm = self.vm
-        g0, d0 = guest_stat(vm), mbnl_dump(vm)
+        g0 = guest_stat(vm)
+        if self.traced:
+            vm.sh("echo > %s/trace" % TRACEFS)
         rss0 = vm.rss_kib()
         q0 = self.qsnap()
         t0 = time.monotonic()
@@ -230,11 +256,12 @@ class Run:
             time.sleep(0.01)
         dt = now - t0
         q1 = self.qsnap()
-        g1, d1 = guest_stat(vm), mbnl_dump(vm)
+        g1 = guest_stat(vm)
         r = {"s": dt, "rss0": rss0 / 1024, "rss1": vm.rss_kib() / 1024, "rss_peak": peak / 1024}
         r.update(qemu_cpu_delta(self.pid, q0, q1))
         r.update(guest_delta(g0, g1))
-        r.update(driver_time_counters(d0, d1))
+        if self.traced:
+            r.update(trace_sums(vm))
         return r
 
 
@@ -272,34 +299,6 @@ def sc_cycle(b, driver, tag, want_stats):
     finally:
         run.close()
     return res, traces
-
-
-def sc_design(b, tag):
-    """Scenario 7 (memballoon only): what the driver's own choices are worth,
-    in one guest that touched TOUCH MiB before each cycle.  "plain" does one
-    thing at a time and frees 4 KiB pages one by one (module parameters
-    overlap=0, free_blocks=0): its inflate host_ns is QEMU's device time
-    alone, with the guest idle, which is the floor no guest driver goes
-    below on this QEMU.  "default" is the driver as shipped: two batches
-    allocated at once (one on the other vCPU), then both handed to QEMU, and
-    whole 2 MiB blocks freed in one call on deflate."""
-    res = {}
-    run = Run(b, b.drv_b, tag)
-    try:
-        vm = run.vm
-        par = "/sys/module/%s/parameters/" % b.drv_b
-        for kind, on in (("plain", 0), ("default", 1)):
-            vm.sh("echo %d > %soverlap && echo %d > %sfree_blocks" % (on, par, on, par))
-            vm.sh("mbtool touch %d" % TOUCH, timeout=300)
-            time.sleep(0.5)
-            for move, target in (("inflate", LOW), ("deflate", RAM)):
-                r = run.move(target)
-                for k in ("s", "drv_alloc_ns", "drv_host_ns", "gsys", "vcpu"):
-                    res["%s_%s_%s" % (kind, move, k)] = r.get(k)
-        run.finish()
-    finally:
-        run.close()
-    return res
 
 
 def stats_latency(vm):
@@ -416,7 +415,8 @@ def sc_daemon(b, tag, spikes):
     """Scenario 6: memballoond idle CPU, RSS, PSI spike -> host event."""
     import test_daemon
     test_daemon.RAM_MIB = RAM
-    ctx = Ctx(tag, b.kenv, b.initrd, b.module, b.logdir, qemu=b.qemu)
+    initrd, module = b.builds[b.drv_b]
+    ctx = Ctx(tag, b.kenv, initrd, module, b.logdir, qemu=b.qemu)
     res = {}
     g = None
     try:
@@ -482,11 +482,11 @@ class Bench:
         self.a = a
         self.kenv = kernel_env(a)
         self.module = os.path.abspath(a.module)
-        if not os.path.exists(self.module):
-            raise SystemExit("bench: %s not found (make guest-module)" % self.module)
         self.drv_b = module_name(self.module)
         if self.drv_b == INTREE:
             raise SystemExit("bench: --module must not be the in-tree driver")
+        # A: the in-tree driver, or another build of the module (--baseline)
+        self.drv_a = "baseline" if a.baseline else INTREE
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.dir = os.path.join(os.path.abspath(a.out), stamp)
         self.logdir = os.path.join(self.dir, "logs")
@@ -496,15 +496,25 @@ class Bench:
         self.qemu_version = "%d.%d" % ver
         p = subprocess.run([self.qemu, "--version"], stdout=subprocess.PIPE, text=True)
         self.qemu_version_full = p.stdout.splitlines()[0] if p.stdout else self.qemu_version
-        # the module is copied into the initramfs now: a rebuild of
-        # driver/memballoon.ko while the bench runs does not change what it measures
-        self.module_copy = os.path.join(self.dir, os.path.basename(self.module))
-        shutil.copy(self.module, self.module_copy)
-        self.initrd = os.path.join(self.dir, "initramfs.cpio.gz")
-        subprocess.run([sys.executable, os.path.join(REPO, "scripts", "mkinitramfs.py"),
-                        "--moddir", self.kenv["MODDIR"], "--module", self.module_copy,
-                        "--out", self.initrd], check=True, stdout=setup_log, stderr=setup_log)
-        self.module = self.module_copy
+        # Each module is copied into its initramfs now: a rebuild of
+        # driver/memballoon.ko while the bench runs does not change what it
+        # measures.  The in-tree driver is in every initramfs.
+        self.builds = {}      # driver -> (initramfs, module)
+        for drv, path in ((self.drv_b, a.module), (self.drv_a, a.baseline)):
+            if not path:
+                continue
+            path = os.path.abspath(path)
+            if not os.path.exists(path):
+                raise SystemExit("bench: %s not found (make guest-module)" % path)
+            sub = os.path.join(self.dir, drv)
+            os.makedirs(sub, exist_ok=True)
+            copy = os.path.join(sub, os.path.basename(path))
+            shutil.copy(path, copy)
+            initrd = os.path.join(sub, "initramfs.cpio.gz")
+            subprocess.run([sys.executable, os.path.join(REPO, "scripts", "mkinitramfs.py"),
+                            "--moddir", self.kenv["MODDIR"], "--module", copy,
+                            "--out", initrd], check=True, stdout=setup_log, stderr=setup_log)
+            self.builds[drv] = (initrd, copy)
         self.results = {}     # scenario -> driver -> [run dicts]
         self.errors = []
         self.traces = {}      # driver -> kind -> [trace per round]
@@ -525,8 +535,10 @@ class Bench:
                                stderr=subprocess.DEVNULL, text=True)
             return p.stdout.strip()
         import hashlib
-        with open(self.module, "rb") as f:
-            srcver = hashlib.sha256(f.read()).hexdigest()[:12]
+
+        def sha(drv):
+            with open(self.builds[drv][1], "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()[:12]
         return {
             "cpu": cpu, "cores": os.cpu_count(), "host_kernel": os.uname().release,
             "host_mem_mib": mem, "qemu": self.qemu_version_full, "qemu_path": self.qemu,
@@ -534,7 +546,8 @@ class Bench:
             "guest_ram_mib": RAM, "guest_vcpus": 2,
             "git": git("rev-parse", "--short", "HEAD") +
                    (" (driver/ modified)" if git("status", "--porcelain", "--", "driver") else ""),
-            "module_sha256": srcver,
+            "module_sha256": sha(self.drv_b),
+            "baseline_sha256": sha(self.drv_a) if self.drv_a in self.builds else None,
         }
 
     def record(self, scenario, driver, res):
@@ -559,7 +572,7 @@ class Bench:
     def run(self):
         a = self.a
         scen = a.scenarios
-        drivers = [INTREE, self.drv_b]
+        drivers = [self.drv_a, self.drv_b]
         self.started = time.time()
         self.load_start = loadavg()
         log("bench: %s, QEMU %s, guest %s, %d MiB, %d rounds, scenarios %s; load %s" % (
@@ -586,10 +599,6 @@ class Bench:
                     r = self.one("reporting", drv, rnd, lambda tag: sc_reporting(self, drv, tag))
                     if r:
                         self.record("reporting", drv, r)
-            if "design" in scen:
-                r = self.one("design", self.drv_b, rnd, lambda tag: sc_design(self, tag))
-                if r:
-                    self.record("design", self.drv_b, r)
         if "daemon" in scen:
             r = self.one("daemon", self.drv_b, 1,
                          lambda tag: sc_daemon(self, tag, max(3, a.rounds)))
@@ -640,10 +649,6 @@ def summary(scenario, r):
         return "RSS +%.0f MiB, returned %.0f MiB, 80%% in %s s" % (
             r["rise_mib"], r["returned_mib"],
             "%.1f" % r["t80_s"] if r["t80_s"] is not None else "-")
-    if scenario == "design":
-        return "inflate %.2fs/%.2fs (plain/default, QEMU alone %.2fs), deflate %.2fs/%.2fs" % (
-            r["plain_inflate_s"], r["default_inflate_s"], (r["plain_inflate_drv_host_ns"] or 0) / 1e9,
-            r["plain_deflate_s"], r["default_deflate_s"])
     if scenario == "daemon":
         return "idle CPU %.3f%%, RSS %.1f MiB, PSI event %.0f ms" % (
             r["idle_cpu_pct"], r["rss_mib"], r["psi_event_latency_s"] * 1000)
@@ -704,25 +709,17 @@ ROWS = [
     ("daemon", "psi_event_latency_s", "6 PSI spike -> pressure event on the host (ms)",
      "%.0f", 1000),
     ("daemon", "psi_delivery_s", "6 ... of which daemon -> host (ms)", "%.0f", 1000),
-    ("design", "plain_inflate_s",
-     "7 touched: inflate {RAM}->{LOW} MiB one thing at a time (overlap=0) (s)", "%.2f", 1),
-    ("design", "plain_inflate_drv_alloc_ns", "7 ... of it the guest allocating (alloc_ns) (s)",
-     "%.2f", 1e-9),
-    ("design", "plain_inflate_drv_host_ns",
-     "7 ... of it QEMU's device alone (host_ns): the host-side floor (s)", "%.2f", 1e-9),
-    ("design", "default_inflate_s", "7 touched: inflate, two batches allocated at once, then "
-     "both sent (overlap=1, default) (s)", "%.2f", 1),
-    ("design", "plain_deflate_s",
-     "7 touched: deflate {LOW}->{RAM} MiB, 4 KiB pages freed one by one (free_blocks=0) (s)",
-     "%.2f", 1),
-    ("design", "plain_deflate_gsys", "7 ... guest kernel CPU (s)", "%.2f", 1),
-    ("design", "plain_deflate_drv_host_ns", "7 ... of it QEMU's device (host_ns) (s)", "%.2f",
-     1e-9),
-    ("design", "default_deflate_s",
-     "7 touched: deflate, 2 MiB blocks freed whole (free_blocks=1, default) (s)", "%.2f", 1),
-    ("design", "default_deflate_gsys", "7 ... guest kernel CPU (s)", "%.2f", 1),
-    ("design", "default_deflate_drv_host_ns", "7 ... of it QEMU's device (host_ns) (s)", "%.2f",
-     1e-9),
+]
+
+# Scenario 7, memballoon's tracepoints (memballoon:inflate/deflate), per move
+# of scenario 1: (move, field of trace_sums(), label, format, scale)
+TRACE_ROWS = [
+    ("inflate", "trace_alloc_s", "guest allocating, both vCPUs' time (alloc_ns) (s)", "%.2f", 1),
+    ("inflate", "trace_host_s", "QEMU using the requests (host_ns) (s)", "%.2f", 1),
+    ("inflate", "trace_blocks", "of the pages in 2 MiB blocks (%)", "%.0f", None),
+    ("deflate", "trace_host_s", "QEMU using the requests (host_ns) (s)", "%.2f", 1),
+    ("deflate", "trace_free_s", "guest freeing the pages (free_ns) (s)", "%.2f", 1),
+    ("deflate", "trace_blocks", "of the pages in 2 MiB blocks (%)", "%.0f", None),
 ]
 
 
@@ -738,7 +735,7 @@ def stat_cell(vals, fmt, scale):
 
 def table_rows(b):
     rows = []
-    drivers = [INTREE, b.drv_b]
+    drivers = [b.drv_a, b.drv_b]
     for scen, key, label, fmt, scale in ROWS:
         label = label.format(RAM=RAM, LOW=LOW, TOUCH=TOUCH, OOM_WORK=OOM_WORK)
         per = b.results.get(scen, {})
@@ -749,7 +746,7 @@ def table_rows(b):
             runs = per.get(d, [])
             vals = [r.get(key) for r in runs if key in r]
             if not vals or all(v is None for v in vals):
-                cells.append("n/a" if scen in ("daemon", "design") and d == INTREE else "-")
+                cells.append("n/a" if scen == "daemon" and d == b.drv_a else "-")
                 meds.append(None)
             else:
                 c, m = stat_cell(vals, fmt, scale)
@@ -762,43 +759,50 @@ def table_rows(b):
             continue
         ratio = "%.2f" % (meds[1] / meds[0]) if meds[0] and meds[1] is not None else "-"
         rows.append((label, cells[0], cells[1], ratio, ns))
-    # time counters of the driver's own (netlink dump), when it exposes any:
-    # guest-side time split by the driver itself, e.g. allocating vs waiting
-    # for the host
-    extra = sorted({k for runs in b.results.get("cycle", {}).values() for r in runs
-                    for k in r if "_drv_" in k})
-    for k in extra:
-        vals = [r.get(k) for r in b.results["cycle"].get(b.drv_b, [])]
-        kind, move, counter = k.split("_", 2)
-        counter = counter[len("drv_"):]
-        unit = {"ns": 1e-9, "us": 1e-6, "usec": 1e-6, "ms": 1e-3}.get(counter.rsplit("_", 1)[-1])
-        if unit:
-            c, _ = stat_cell(vals, "%.2f", unit)
-            label = "1 %s %s: driver's own %s counter (s)" % (kind, move, counter)
-        else:
-            c, _ = stat_cell(vals, "%.0f", 1)
-            label = "1 %s %s: driver's own %s counter" % (kind, move, counter)
-        rows.append((label, "n/a", c, "-", [0, len(vals)]))
+    # scenario 7: where memballoon's moves spent their time, from its tracepoints
+    cycle = b.results.get("cycle", {})
+    for kind in ("untouched", "touched"):
+        for move, field, label, fmt, scale in TRACE_ROWS:
+            key = "%s_%s_%s" % (kind, move, field)
+            cells, meds = [], []
+            for d in drivers:
+                runs = cycle.get(d, [])
+                if scale is None:   # a share of the move's pages
+                    vals = [100.0 * r[key] * 512 / r["%s_%s_trace_pages" % (kind, move)]
+                            for r in runs if r.get("%s_%s_trace_pages" % (kind, move))
+                            and key in r]
+                else:
+                    vals = [r[key] for r in runs if key in r]
+                c, m = stat_cell(vals, fmt, scale or 1)
+                cells.append(c if vals else "n/a")
+                meds.append(m)
+            if all(m is None for m in meds):
+                continue
+            ratio = "%.2f" % (meds[1] / meds[0]) if meds[0] and meds[1] is not None else "-"
+            rows.append(("7 %s %s: %s" % (kind, move, label), cells[0], cells[1], ratio,
+                         [len(cycle.get(d, [])) for d in drivers]))
     return rows
 
 
 def render_md(b, mach, rows):
     L = []
-    L.append("# make bench: %s vs %s" % (b.drv_b, INTREE))
+    L.append("# make bench: %s vs %s" % (b.drv_b, b.drv_a))
     L.append("")
     L.append("Machine: %s, %d cores, host kernel %s, %d MiB RAM; %s (%s); guest %s, "
              "%d MiB, 2 vCPUs; git %s, %s.ko sha256 %s." % (
                  mach["cpu"], mach["cores"], mach["host_kernel"], mach["host_mem_mib"],
                  mach["qemu"], "TCG", mach["guest_kernel"], RAM, mach["git"], b.drv_b,
-                 mach["module_sha256"]))
+                 mach["module_sha256"]) +
+             (" Baseline: memballoon.ko sha256 %s." % mach["baseline_sha256"]
+              if mach["baseline_sha256"] else ""))
     L.append("Load average (1/5/15 min) at start %s, at end %s; %d rounds, alternating "
              "A B A B, a fresh guest per run; %.1f minutes." % (
                  mach["load_start"], mach["load_end"], b.a.rounds, mach["minutes"]))
     L.append("")
     L.append("Cells: median (min-max) over the runs; ratio = %s median / %s median "
-             "(for times, below 1 is faster)." % (b.drv_b, INTREE))
+             "(for times, below 1 is faster)." % (b.drv_b, b.drv_a))
     L.append("")
-    L.append("| scenario / metric | %s | %s | ratio |" % (INTREE, b.drv_b))
+    L.append("| scenario / metric | %s | %s | ratio |" % (b.drv_a, b.drv_b))
     L.append("|---|---|---|---|")
     for label, ca, cb, ratio, ns in rows:
         L.append("| %s | %s | %s | %s |" % (label, ca, cb, ratio))
@@ -841,7 +845,7 @@ def plot(b):
     import matplotlib.pyplot as plt
     kinds = ("untouched", "touched")
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex="col")
-    colors = {INTREE: "tab:blue", b.drv_b: "tab:red"}
+    colors = {b.drv_a: "tab:blue", b.drv_b: "tab:red"}
     for col, kind in enumerate(kinds):
         for drv, per in b.traces.items():
             for i, tr in enumerate(per.get(kind, [])):
@@ -859,7 +863,7 @@ def plot(b):
             axes[r][col].grid(alpha=0.3)
             axes[r][col].legend(loc="best", fontsize=8)
     fig.suptitle("%s vs %s, QEMU %s TCG, guest %s (%d rounds, every run drawn)" % (
-        b.drv_b, INTREE, b.qemu_version, b.kenv.get("KVER"), b.a.rounds))
+        b.drv_b, b.drv_a, b.qemu_version, b.kenv.get("KVER"), b.a.rounds))
     fig.tight_layout()
     out = os.path.join(b.dir, "cycle.png")
     fig.savefig(out, dpi=90)
@@ -869,6 +873,8 @@ def plot(b):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--module", default=os.path.join(REPO, "driver", "memballoon.ko"))
+    ap.add_argument("--baseline",
+                    help="another memballoon.ko to compare with, instead of the in-tree driver")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS") or 5))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="comma separated: %s (rss = cycle)" % ",".join(SCENARIOS))

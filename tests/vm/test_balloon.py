@@ -281,6 +281,57 @@ def t_legacy(ctx):
     stats_body(ctx, vm)
 
 
+def first_balloon_change(ctx, vm):
+    """Deflate from a balloon of exactly 1 GiB (0x40000 pages: a carry
+    across a byte of `actual`) by 512 MiB; the first BALLOON_CHANGE value
+    QEMU sent (logical MiB).  QEMU sends the first change after a quiet
+    second at once, later ones at most once a second."""
+    ctx.set_target(vm, RAM_MIB - 1024)
+    time.sleep(2.5)
+    vm.qmp.take_events("BALLOON_CHANGE")
+    ctx.set_target(vm, RAM_MIB - 512)
+    seen = [e["data"]["actual"] / MiB for e in vm.qmp.take_events("BALLOON_CHANGE")]
+    ctx.log("BALLOON_CHANGE while deflating %d -> %d MiB: %s" % (RAM_MIB - 1024, RAM_MIB - 512,
+                                                                 seen))
+    check(seen, "no BALLOON_CHANGE event")
+    return seen[0]
+
+
+@test("legacy_actual", timeout=420)
+def t_legacy_actual(ctx):
+    """On the legacy virtio-pci transport (disable-modern=on), QEMU reports
+    only values of `actual` the balloon really held.  QEMU 7.2 sends a
+    BALLOON_CHANGE for every config write that changes `actual`, and the
+    legacy transport writes a config field byte by byte: deflating from
+    0x40000 pages, the first byte written turns it into 0x4f000 (memballoon's
+    16 MiB step) or 0x4ff00 (the in-tree driver's 1 MiB step), 240-255 MiB
+    more than the balloon ever held, and that is the event libvirt and its
+    users see first.  memballoon writes the field in one 32-bit store
+    (driver/config.c); the in-tree driver, in a second guest, shows the torn
+    value that store prevents."""
+    notes = []
+    intree = [] if ctx.driver == "virtio_balloon" else ["virtio_balloon"]
+    for drv in [ctx.driver] + intree:
+        vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="disable-modern=on")
+        if drv == ctx.driver:
+            ctx.load_driver(vm)
+        else:
+            ctx.load_intree(vm)
+        first = first_balloon_change(ctx, vm)
+        torn = not RAM_MIB - 1024 <= first <= RAM_MIB - 512
+        notes.append("%s: first BALLOON_CHANGE %.0f MiB%s" % (drv, first, " (torn)" if torn else ""))
+        if drv == ctx.driver:
+            check(not torn, "%s: the first BALLOON_CHANGE says %.0f MiB while the guest went "
+                  "from %d to %d MiB" % (drv, first, RAM_MIB - 1024, RAM_MIB - 512))
+        else:
+            check(torn, "the in-tree driver's first BALLOON_CHANGE is %.0f MiB, within %d-%d "
+                  "MiB: it no longer tears `actual`, and driver/config.c may go"
+                  % (first, RAM_MIB - 1024, RAM_MIB - 512))
+        vm.close()
+        ctx.vms.remove(vm)
+    ctx.note("; ".join(notes))
+
+
 @test("unload", timeout=300)
 def t_unload(ctx):
     vm = ctx.boot(mem_mib=RAM_MIB)

@@ -330,6 +330,7 @@ def t_netlink(ctx):
     guest_now = float(vm.sh("mbnl now").strip())
     h1 = time.time()
     offset = guest_now - (h0 + h1) / 2
+    trace_start(vm)
     vm.sh("(mbnl listen 30 > /tmp/ev 2>&1 &) ; sleep 0.5")
     t_cmd = time.time() + offset
     ctx.set_target(vm, share(1024))
@@ -344,11 +345,17 @@ def t_netlink(ctx):
     check(dev["actual"] == (RAM_MIB - share(1024)) * 256 and dev["target"] == dev["actual"],
           "dump says target %d actual %d, host asked for %d MiB" % (
               dev["target"], dev["actual"], RAM_MIB - share(1024)))
-    # where inflating 1 GiB spent its time: both are real and below the wall clock
-    # of the whole test so far (allocations may overlap the host's work)
+    # where inflating 1 GiB spent its time (the memballoon:inflate tracepoint):
+    # every page in an event, allocating and the host's part both real and
+    # below the wall clock of the whole test so far
     wall_ns = (time.monotonic() - ctx._t0) * 1e9
-    check(0 < dev["alloc_ns"] < wall_ns and 0 < dev["host_ns"] < wall_ns,
-          "alloc_ns %d host_ns %d (test ran %d ns)" % (dev["alloc_ns"], dev["host_ns"], wall_ns))
+    ev = [e for e in trace_events(vm) if e["event"] == "inflate"]
+    alloc_ns, host_ns = sum(e["alloc_ns"] for e in ev), sum(e["host_ns"] for e in ev)
+    check(sum(e["pages"] for e in ev) == dev["actual"],
+          "inflate events add up to %d pages, actual is %d" % (sum(e["pages"] for e in ev),
+                                                              dev["actual"]))
+    check(0 < alloc_ns < wall_ns and 0 < host_ns < wall_ns,
+          "alloc_ns %d host_ns %d (test ran %d ns)" % (alloc_ns, host_ns, wall_ns))
 
     # unprivileged writes: EPERM; unprivileged reads: fine
     rc, out = vm.run("mbnl -u 65534 floor %d 1000" % dev["id"])
@@ -494,55 +501,146 @@ def t_free_page_hint(ctx):
 
 
 BAD_PAGE_RE = re.compile(r"BUG: Bad page|Bad page state|bad_page|page dumped because")
+TRACEFS = "/sys/kernel/tracing"
+TRACE_RE = re.compile(r"memballoon_(inflate|deflate): (.*)$")
 
 
-def block_pages(dev):
-    """(pages freed as whole 2 MiB blocks, pages deflated) from mbnl_dump."""
-    return dev["deflated_block_pages"], dev["deflated"]
+def trace_start(vm):
+    """Record memballoon's tracepoints (memballoon:*) from now on, in an
+    empty trace buffer."""
+    vm.sh("grep -q ' %s tracefs' /proc/mounts || mount -t tracefs nodev %s; "
+          "echo 1 > %s/events/memballoon/enable; echo > %s/trace"
+          % (TRACEFS, TRACEFS, TRACEFS, TRACEFS))
 
 
-@test("deflate_blocks", timeout=600)
+def trace_events(vm):
+    """The memballoon events in the trace buffer, oldest first, as dicts:
+    {"event": "inflate"|"deflate", "pages": 4 KiB pages, "blocks": whole
+    2 MiB blocks among them, and the *_ns times}."""
+    evs = []
+    for line in vm.sh("cat %s/trace" % TRACEFS).splitlines():
+        m = TRACE_RE.search(line)
+        if m:
+            ev = {k: int(v) for k, _, v in (f.partition("=") for f in m.group(2).split())}
+            ev["event"] = m.group(1)
+            evs.append(ev)
+    return evs
+
+
+def free_blocks_2m(vm):
+    """Free memory in whole 2 MiB blocks (order >= 9 on /proc/buddyinfo,
+    counted in 2 MiB units), and the pages parked on the per-CPU lists,
+    where a freed block may wait before it shows there."""
+    n = 0
+    for line in vm.sh("cat /proc/buddyinfo").splitlines():
+        counts = [int(x) for x in line.split()[4:]]
+        n += sum(c << (order - 9) for order, c in enumerate(counts) if order >= 9)
+    pcp = sum(int(x) for x in re.findall(r"^\s+count:\s+(\d+)", vm.sh("cat /proc/zoneinfo"),
+                                         re.M))
+    return n, pcp
+
+
+def fragment_memory(vm):
+    """Leave (almost) no free 2 MiB block: mbtool frag takes the guest's
+    free memory less 96 MiB and gives every other 128 KiB back, holding
+    the rest (movable anonymous pages) until stop_fragmenting()."""
+    fill = vm.meminfo()["MemFree"] // 1024 - 96
+    vm.sh("mbtool frag %d > /tmp/frag.log 2>&1 & echo $! > /tmp/frag.pid" % fill)
+    deadline = time.monotonic() + scaled(300)
+    while "fragmented" not in vm.sh("cat /tmp/frag.log"):
+        check(time.monotonic() < deadline, "mbtool frag: %s" % vm.sh("cat /tmp/frag.log"))
+        time.sleep(1)
+    return fill // 2
+
+
+@test("deflate_blocks", timeout=900)
 def t_deflate_blocks(ctx):
-    """Deflating frees each whole 2 MiB block in one call.  A 1 GiB balloon
-    taken from an untouched guest (2 MiB blocks) comes back with at least
-    90% of its pages freed as blocks (the driver's deflated_block_pages).
-    Then the same with compaction running all the time (its scanners take
-    speculative page references, which must keep a block apart, and it may
-    migrate balloon pages, which breaks blocks).  Both times MemTotal is
-    exact, the kernel counts no balloon page left, no "Bad page" report,
-    and the guest then stores and reads back data in most of its memory."""
+    """The balloon keeps 2 MiB blocks whole and gives them back whole.
+    quiet: a 1 GiB balloon taken from an untouched guest is at least 90%
+    blocks; a deflate by less than a block (1 MiB) splits one, exactly,
+    keeping the rest ballooned; the full deflate then frees whole blocks,
+    and the guest's free 2 MiB blocks (/proc/buddyinfo) grow by about as
+    many.  compacting: the guest's free memory fragmented first (mbtool
+    frag), so the balloon takes mostly 4 KiB pages; then compaction runs
+    all the time, migrates them (never a block) and races the deflate.
+    Every time MemTotal and the kernel's count of ballooned pages
+    are exact, no "Bad page" report, and the guest then stores and reads
+    back data in most of its memory (a frame handed out twice would not
+    read back)."""
     vm = ctx.boot(mem_mib=RAM_MIB)
     ctx.load_driver(vm)
+    if ctx.driver != "memballoon":
+        raise Skip("the memballoon tracepoints count the blocks")
+    trace_start(vm)
     total0 = vm.meminfo()["MemTotal"]
-    low = share(1024)
     notes = []
     for phase in ("quiet", "compacting"):
+        if phase == "quiet":
+            balloon = RAM_MIB - share(1024)
+        else:
+            kept = fragment_memory(vm)
+            balloon = min(RAM_MIB - share(1024), vm.meminfo()["MemAvailable"] // 1024 - 256)
+            ctx.log("fragmented: %d MiB kept in 128 KiB runs, %d free 2 MiB blocks left, "
+                    "balloon %d MiB" % (kept, free_blocks_2m(vm)[0], balloon))
+        held = balloon * 256
+        ctx.set_target(vm, RAM_MIB - balloon, timeout=180)
+        inf = [e for e in trace_events(vm) if e["event"] == "inflate"]
+        blocks_in = sum(e["blocks"] for e in inf)
+        check(sum(e["pages"] for e in inf) == held,
+              "%s: inflate events add up to %d pages, the balloon holds %d"
+              % (phase, sum(e["pages"] for e in inf), held))
         if phase == "compacting":
+            check(blocks_in * 512 < held, "the balloon of a fragmented guest is all blocks")
+            # compaction moves the balloon's 4 KiB pages, then the deflate races it
             vm.sh("(while :; do echo 1 > /proc/sys/vm/compact_memory; done) >/dev/null 2>&1 & "
-                  "echo $! > /tmp/compact.pid")
-        ctx.set_target(vm, low, timeout=120)
-        blk0, defl0 = block_pages(mbnl_dump(vm))
-        dt = ctx.set_target(vm, RAM_MIB, timeout=120)
+                  "echo $! > /tmp/compact.pid; sleep 5")
+        if phase == "quiet":
+            check(blocks_in * 512 >= 0.9 * held, "only %d of %d ballooned pages are 2 MiB blocks"
+                  % (blocks_in * 512, held))
+            # less than a block: one block splits, the rest stays ballooned
+            vm.sh("echo > %s/trace" % TRACEFS)
+            total_low = vm.meminfo()["MemTotal"]
+            ctx.set_target(vm, RAM_MIB - balloon + 1, timeout=60)
+            ev = trace_events(vm)
+            check([(e["event"], e["pages"], e["blocks"]) for e in ev] == [("deflate", 256, 0)],
+                  "a 1 MiB deflate was %r, not one request of 256 single pages" % ev)
+            held -= 256
+            check(balloon_pages_held(vm) == held, "the kernel counts %d ballooned pages after a "
+                  "1 MiB deflate, the balloon holds %d" % (balloon_pages_held(vm), held))
+            grew = vm.meminfo()["MemTotal"] - total_low
+            check(grew == 1024, "MemTotal grew by %d KiB on a 1 MiB deflate" % grew)
+        vm.sh("echo > %s/trace" % TRACEFS)
+        free0, _ = free_blocks_2m(vm)
+        dt = ctx.set_target(vm, RAM_MIB, timeout=180)
+        free1, pcp = free_blocks_2m(vm)
         dev = mbnl_dump(vm)
         if phase == "compacting":
-            vm.sh("kill $(cat /tmp/compact.pid); sleep 1")
-        blk, defl = block_pages(dev)
-        blk, defl = blk - blk0, defl - defl0
-        ctx.log("%s: deflated %d pages in %.2fs, %d of them as 2 MiB blocks; migrated %d"
-                % (phase, defl, dt, blk, dev["migrated"]))
-        check(defl == (RAM_MIB - low) * 256,
-              "%s: deflated %d pages, the balloon held %d" % (phase, defl, (RAM_MIB - low) * 256))
-        check(blk % 512 == 0 and blk <= defl, "%s: %d block pages of %d" % (phase, blk, defl))
-        if phase == "quiet":
-            check(blk >= 0.9 * defl, "only %d of %d deflated pages were freed as 2 MiB blocks"
-                  % (blk, defl))
+            vm.sh("kill $(cat /tmp/compact.pid) $(cat /tmp/frag.pid); sleep 1")
+        de = [e for e in trace_events(vm) if e["event"] == "deflate"]
+        pages = sum(e["pages"] for e in de)
+        blocks = sum(e["blocks"] for e in de)
+        ctx.log("%s: inflated %d pages, %d blocks; deflated %d pages in %.2fs, %d whole blocks; "
+                "free 2 MiB blocks %d -> %d (%d pages on per-CPU lists); migrated %d"
+                % (phase, held, blocks_in, pages, dt, blocks, free0, free1, pcp,
+                   dev["migrated"]))
+        check(pages == held, "%s: deflated %d pages, the balloon held %d" % (phase, pages, held))
+        check(blocks >= blocks_in - 1, "%s: %d blocks inflated, only %d deflated whole"
+              % (phase, blocks_in, blocks))
+        # every block freed is a free 2 MiB block again (or on a per-CPU list)
+        check(free1 - free0 >= 0.9 * blocks - pcp / 512,
+              "%s: %d blocks deflated, free 2 MiB blocks only %d -> %d (%d pages on per-CPU "
+              "lists)" % (phase, blocks, free0, free1, pcp))
+        if phase == "compacting":
+            check(dev["migrated"] > 0, "compaction migrated no balloon page")
         check(balloon_pages_held(vm) == 0, "%s: %d pages still counted as ballooned"
               % (phase, balloon_pages_held(vm)))
         total = vm.meminfo()["MemTotal"]
         check(abs(total - total0) <= 1024, "%s: MemTotal %d KiB after deflating, %d before"
               % (phase, total, total0))
-        notes.append("%s: %d%% of %d MiB back as blocks in %.1fs (migrated %d)"
-                     % (phase, 100 * blk // max(defl, 1), defl // 256, dt, dev["migrated"]))
+        notes.append("%s: %d MiB, %d%% in blocks, back in %.1fs, free 2 MiB blocks +%d "
+                     "(migrated %d)" % (phase, pages // 256, 100 * blocks * 512 // max(pages, 1),
+                                        dt, free1 - free0, dev["migrated"]))
+        vm.sh("echo > %s/trace" % TRACEFS)
 
     # Use the memory again: a pattern unique to every word in most of RAM,
     # read back (a frame handed out twice would hold only the words last
