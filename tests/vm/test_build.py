@@ -51,3 +51,18 @@ def checkpatch(ctx):
     ctx.log(p.stdout)
     assert p.returncode == 0, "checkpatch: %s" % p.stdout.strip().splitlines()[0]
     ctx.note("%d files clean" % len(driver_sources()))
+
+
+@test("netlink_generated", timeout=600, scope="once")
+def netlink_generated(ctx):
+    """The committed UAPI header, kernel policies and ops (driver/netlink-gen.[ch])
+    and userspace's names (include/memballoon-names.h) are exactly what the
+    kernel's ynl-gen-c makes of the spec today: nobody edited them by hand
+    and nobody changed the spec without `make netlink`."""
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "netlink-gen.sh"), "--check"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctx.log(p.stdout)
+    lines = p.stdout.strip().splitlines() or ["(no output)"]
+    assert p.returncode == 0, "regenerating changes: %s" % (
+        "; ".join(l for l in lines if "differs" in l) or lines[-1])
+    ctx.note(lines[-1].split(": ", 1)[-1])
