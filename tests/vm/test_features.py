@@ -344,6 +344,20 @@ def t_netlink(ctx):
     check(dev["actual_pages"] == (RAM_MIB - share(1024)) * 256 and dev["target_pages"] == dev["actual_pages"],
           "dump says target %d actual %d, host asked for %d MiB" % (
               dev["target_pages"], dev["actual_pages"], RAM_MIB - share(1024)))
+    # the host polling stats (libvirt's <stats period>): a stats_requested
+    # event per request, with the counter it bumped
+    vm.sh("(mbnl listen 20 > /tmp/ev2 2>&1 &) ; sleep 0.5")
+    vm.qmp.set_stats_interval(1)
+    deadline = time.monotonic() + scaled(15)
+    while True:
+        polled = [kv(l) for l in vm.sh("cat /tmp/ev2").splitlines()
+                  if l.startswith("t=") and "event=stats_requested" in l]
+        if polled or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    vm.qmp.set_stats_interval(0)
+    check(polled and polled[0]["stats_requests"] > dev["stats_requests"],
+          "no stats_requested event (stats_requests %d before): %r" % (dev["stats_requests"], polled))
 
     # unprivileged writes: EPERM; unprivileged reads: fine
     rc, out = vm.run("mbnl -u 65534 floor %d 1000" % dev["id"])
