@@ -437,7 +437,8 @@ static int do_fuzz(unsigned long count, unsigned int seed)
 			unsigned int b;
 
 			silent++;
-			printf("no answer to request %lu:", i);
+			printf("no answer to request %lu (%s):", i,
+			       memballoon_cmd_name(r.genl.cmd) ?: "no such command");
 			for (b = 0; b < r.nlh.nlmsg_len; b++)
 				printf(" %02x", ((unsigned char *)&r)[b]);
 			printf("\n");
