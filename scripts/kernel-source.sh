@@ -98,4 +98,9 @@ rm -rf "$TMP/x"
 date >"$TMP/stamp"
 mv "$TMP" "$DIR"
 log "$DIR ready in $(($(date +%s) - t0)) s"
+# Older sources are not used any more (check-intree.sh keeps its own links).
+for d in "$BASE"/linux-source-*_*; do
+	case "$d" in "$DIR" | *.tmp) continue ;; esac
+	[ ! -f "$d/stamp" ] || rm -rf "$d"
+done
 print "$DIR"
