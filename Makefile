@@ -15,6 +15,9 @@
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
 #   make install         install the module for the running kernel
 #   make lint            checkpatch on the driver
+#   make netlink         regenerate the netlink family's UAPI header, kernel
+#                        policies and ops, and userspace's name tables from
+#                        Documentation/netlink/specs/memballoon.yaml
 #   make clean
 #
 # KDIR is the kernel build tree to compile against.  By default that is the
@@ -60,7 +63,8 @@ endif
 RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q)) \
 	   $(if $(TESTS),--only '$(TESTS)')
 
-.PHONY: all module guest-module daemon deps kernel check check-matrix check-debug demo bench install lint clean FORCE
+.PHONY: all module guest-module daemon deps kernel check check-matrix check-debug demo bench install lint \
+	netlink clean FORCE
 
 all: module
 
@@ -139,6 +143,12 @@ DRIVER_SOURCES = $(filter-out %.mod.c,$(wildcard driver/*.c)) \
 
 lint:
 	@sh scripts/checkpatch.sh $(DRIVER_SOURCES)
+
+# With the kernel's own generator, ynl-gen-c, from the newest Debian kernel
+# source (fetched into the cache); `make check` fails when a committed file
+# differs from what the spec generates (netlink_generated).
+netlink: deps
+	sh scripts/netlink-gen.sh
 
 FORCE:
 

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "mbdev.h"
-#include "linux/memballoon.h"
+#include "memballoon-names.h"
 
 const char *mb_feature_name(unsigned int bit)
 {
@@ -23,20 +23,7 @@ const char *mb_feature_name(unsigned int bit)
 
 const char *mb_event_name(uint32_t event)
 {
-	static const char *const names[] = {
-		[MEMBALLOON_EVENT_DEVICE_ADDED] = "device_added",
-		[MEMBALLOON_EVENT_DEVICE_REMOVED] = "device_removed",
-		[MEMBALLOON_EVENT_TARGET_CHANGED] = "target_changed",
-		[MEMBALLOON_EVENT_ACTUAL_CHANGED] = "actual_changed",
-		[MEMBALLOON_EVENT_ALLOC_FAILURE] = "alloc_failure",
-		[MEMBALLOON_EVENT_OOM_DEFLATE] = "oom_deflate",
-		[MEMBALLOON_EVENT_STATS_REQUESTED] = "stats_requested",
-		[MEMBALLOON_EVENT_RELEASED] = "released",
-		[MEMBALLOON_EVENT_FLOOR_CHANGED] = "floor_changed",
-		[MEMBALLOON_EVENT_TARGET_REACHED] = "target_reached",
-	};
+	const char *name = memballoon_event_name(event);
 
-	if (event >= sizeof(names) / sizeof(names[0]) || !names[event])
-		return "unknown";
-	return names[event];
+	return name ? name : "unknown";
 }

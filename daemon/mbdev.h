@@ -33,7 +33,7 @@ struct mb_dev {
 
 /* "MUST_TELL_HOST", ..., "VERSION_1"; NULL for a bit without a name. */
 const char *mb_feature_name(unsigned int bit);
-/* "target_changed", ...; "unknown" for anything else. */
+/* "target_changed", ... (the spec's names, memballoon-names.h); "unknown" for anything else. */
 const char *mb_event_name(uint32_t event);
 
 static inline uint64_t mb_pages_to_mib(uint64_t pages)

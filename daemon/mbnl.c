@@ -16,6 +16,7 @@
 
 #include "linux/memballoon.h"
 #include "mbnl.h"
+#include "memballoon-names.h"
 #include "sample.h"
 
 #define MBNL_EVENT_RCVBUF (1 << 20)
@@ -81,30 +82,38 @@ struct nl_msg *mbnl_msg_release(int family, uint32_t dev_id, uint32_t pages)
 	return m;
 }
 
-static struct nla_policy dev_policy[MEMBALLOON_A_DEV_MAX + 1] = {
-	[MEMBALLOON_A_DEV_ID] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_NAME] = { .type = NLA_STRING, .maxlen = 32 },
-	[MEMBALLOON_A_DEV_FEATURES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_RAM_PAGES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_TARGET_PAGES] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_ACTUAL_PAGES] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_FLOOR_PAGES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_RESERVE_PAGES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_INFLATED] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_DEFLATED] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_ALLOC_FAILURES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_OOM_DEFLATES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_OOM_PAGES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_REPORTED_PAGES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_HINTED_PAGES] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_STATS_REQUESTS] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_MIGRATED] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_RELEASE_PAGES] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_EVENT] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_ALLOC_NS] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_HOST_NS] = { .type = NLA_U64 },
-	[MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES] = { .type = NLA_U64 },
-};
+/*
+ * libnl's checks of a DEV_GET reply or DEV_NTF: the spec's payload types
+ * (memballoon-names.h), and a name that fits struct mb_dev.
+ */
+static const struct nla_policy *dev_policy(void)
+{
+	static struct nla_policy policy[MEMBALLOON_A_DEV_MAX + 1];
+	static bool ready;
+
+	if (ready)
+		return policy;
+	for (unsigned int a = 0; a <= MEMBALLOON_A_DEV_MAX; a++) {
+		const struct memballoon_attr_info *info = memballoon_dev_attr(a);
+
+		switch (info ? info->type : MEMBALLOON_ATTR_NONE) {
+		case MEMBALLOON_ATTR_U32:
+			policy[a].type = NLA_U32;
+			break;
+		case MEMBALLOON_ATTR_U64:
+			policy[a].type = NLA_U64;
+			break;
+		case MEMBALLOON_ATTR_STRING:
+			policy[a].type = NLA_STRING;
+			policy[a].maxlen = sizeof(((struct mb_dev *)0)->name);
+			break;
+		default:	/* padding: never read */
+			break;
+		}
+	}
+	ready = true;
+	return policy;
+}
 
 int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev)
 {
@@ -123,8 +132,9 @@ int mbnl_parse_dev(struct nlmsghdr *nlh, struct mb_dev *dev)
 	};
 	struct nlattr *tb[MEMBALLOON_A_DEV_MAX + 1];
 
+	_Static_assert(MEMBALLOON_A_DEV_MAX < 64, "struct mb_dev's have has a bit per attribute");
 	memset(dev, 0, sizeof(*dev));
-	if (genlmsg_parse(nlh, 0, tb, MEMBALLOON_A_DEV_MAX, dev_policy) < 0)
+	if (genlmsg_parse(nlh, 0, tb, MEMBALLOON_A_DEV_MAX, dev_policy()) < 0)
 		return -EINVAL;
 	if (!tb[MEMBALLOON_A_DEV_ID])
 		return -EINVAL;

@@ -99,7 +99,13 @@ static inline int mb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 
 /* ---- generic netlink ----------------------------------------------------- */
 
-/* What a family's pre_doit is given: the split ops since 6.2. */
+/*
+ * What a family's pre_doit is given: the split ops since 6.2.  The
+ * family's UAPI, policies and ops table are generated from its spec
+ * (netlink-gen.[ch]) as struct genl_ops, which every kernel has and the
+ * 6.2+ core splits itself; the family struct and its pre_doit are written
+ * by hand in netlink.c, for both.
+ */
 #ifdef MB_HAVE_GENL_SPLIT_OPS
 #define mb_genl_split_ops	genl_split_ops
 #else

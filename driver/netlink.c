@@ -9,8 +9,8 @@
  * common in host-network containers, and these commands take memory from
  * the host.  Each device accepts at most MB_ADMIN_BURST of them in any
  * MB_ADMIN_WINDOW (-EBUSY beyond), and logs every one with its caller.
- * Every command has its own strict policy.  Notifications (DEV_NTF) go to
- * the "events" group and are only built when somebody listens.
+ * Notifications (DEV_NTF) go to the "events" group and are only built when
+ * somebody listens.
  *
  * No request waits for the host: the family runs without genl_mutex
  * (parallel_ops), mb_nl_devices_lock is only held to find a device and
@@ -18,7 +18,12 @@
  * device's state_lock, and DEV_RELEASE only accepts the release (clamped
  * to the balloon, inflation held off at once) and replies; release_work
  * gives the pages back and sends RELEASED.
- * The family is described by Documentation/netlink/specs/memballoon.yaml.
+ * The family is described by Documentation/netlink/specs/memballoon.yaml;
+ * ynl-gen-c writes from it the UAPI header, every command's strict policy
+ * and the ops table (netlink-gen.[ch], `make netlink`).  The family struct
+ * and pre_doit are written here: ynl-gen-c writes a family struct only for
+ * specs of the newer "genetlink" protocol, with split ops, which 6.1 does
+ * not have (compat.h), and visible in every network namespace.
  */
 #include <linux/atomic.h>
 #include <linux/capability.h>
@@ -31,6 +36,7 @@
 #include <uapi/linux/memballoon.h>
 
 #include "memballoon.h"
+#include "netlink-gen.h"
 
 /* Every bound device, for DEV_GET and lookups by ID. */
 static LIST_HEAD(mb_nl_devices);
@@ -41,23 +47,6 @@ static LIST_HEAD(mb_nl_devices);
 static DEFINE_MUTEX(mb_nl_devices_lock);
 
 static struct genl_family mb_nl_family;
-
-/* internal_flags of the commands that change a device. */
-#define MB_NL_ADMIN		BIT(0)
-
-static const struct nla_policy mb_nl_get_policy[MEMBALLOON_A_DEV_ID + 1] = {
-	[MEMBALLOON_A_DEV_ID] = { .type = NLA_U32 },
-};
-
-static const struct nla_policy mb_nl_set_policy[MEMBALLOON_A_DEV_FLOOR_PAGES + 1] = {
-	[MEMBALLOON_A_DEV_ID] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_FLOOR_PAGES] = { .type = NLA_U64 },
-};
-
-static const struct nla_policy mb_nl_release_policy[MEMBALLOON_A_DEV_RELEASE_PAGES + 1] = {
-	[MEMBALLOON_A_DEV_ID] = { .type = NLA_U32 },
-	[MEMBALLOON_A_DEV_RELEASE_PAGES] = NLA_POLICY_MIN(NLA_U32, 1),
-};
 
 static int mb_nl_put_u64(struct sk_buff *skb, int attr, u64 val)
 {
@@ -179,13 +168,14 @@ static int mb_nl_reply(struct memballoon *mb, struct genl_info *info,
 }
 
 /*
- * Admin commands need CAP_SYS_ADMIN in the initial user namespace besides
- * the core's CAP_NET_ADMIN check (GENL_ADMIN_PERM).
+ * Admin commands (admin-perm in the spec: GENL_ADMIN_PERM, which the core
+ * checks as CAP_NET_ADMIN) need CAP_SYS_ADMIN in the initial user
+ * namespace too.
  */
 static int mb_nl_pre_doit(const struct mb_genl_split_ops *ops,
 			  struct sk_buff *skb, struct genl_info *info)
 {
-	if ((ops->internal_flags & MB_NL_ADMIN) &&
+	if ((ops->flags & GENL_ADMIN_PERM) &&
 	    !netlink_capable(skb, CAP_SYS_ADMIN)) {
 		NL_SET_ERR_MSG(info->extack, "needs CAP_SYS_ADMIN");
 		return -EPERM;
@@ -218,7 +208,7 @@ static bool mb_nl_admin_allowed(struct memballoon *mb, struct genl_info *info)
 	return ok;
 }
 
-static int mb_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
+int mb_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct memballoon *mb;
 	int err;
@@ -232,7 +222,7 @@ static int mb_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 }
 
 /* Filling a message never waits for the host: the walk holds the list lock. */
-static int mb_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+int mb_nl_dev_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	unsigned long idx = 0, start = cb->args[0];
 	struct memballoon *mb;
@@ -254,7 +244,7 @@ static int mb_nl_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static int mb_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
+int mb_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *attr = info->attrs[MEMBALLOON_A_DEV_FLOOR_PAGES];
 	struct memballoon *mb;
@@ -288,7 +278,7 @@ out:
 	return err;
 }
 
-static int mb_nl_release_doit(struct sk_buff *skb, struct genl_info *info)
+int mb_nl_dev_release_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct mb_nl_extra x = { .has_release = true };
 	struct memballoon *mb;
@@ -323,34 +313,13 @@ out:
 	return err;
 }
 
-static const struct genl_ops mb_nl_ops[] = {
-	{
-		.cmd = MEMBALLOON_CMD_DEV_GET,
-		.doit = mb_nl_get_doit,
-		.dumpit = mb_nl_get_dumpit,
-		.policy = mb_nl_get_policy,
-		.maxattr = ARRAY_SIZE(mb_nl_get_policy) - 1,
-	},
-	{
-		.cmd = MEMBALLOON_CMD_DEV_SET,
-		.doit = mb_nl_set_doit,
-		.policy = mb_nl_set_policy,
-		.maxattr = ARRAY_SIZE(mb_nl_set_policy) - 1,
-		.flags = GENL_ADMIN_PERM,
-		.internal_flags = MB_NL_ADMIN,
-	},
-	{
-		.cmd = MEMBALLOON_CMD_DEV_RELEASE,
-		.doit = mb_nl_release_doit,
-		.policy = mb_nl_release_policy,
-		.maxattr = ARRAY_SIZE(mb_nl_release_policy) - 1,
-		.flags = GENL_ADMIN_PERM,
-		.internal_flags = MB_NL_ADMIN,
-	},
-};
-
+/*
+ * netlink-gen.c has the same table, static: the generator means it for the
+ * family struct it writes only with split ops (so netlink-gen.o is built
+ * with -Wno-unused-const-variable).  The index is the generated one.
+ */
 static const struct genl_multicast_group mb_nl_mcgrps[] = {
-	{ .name = MEMBALLOON_MCGRP_EVENTS },
+	[MEMBALLOON_NLGRP_EVENTS] = { .name = MEMBALLOON_MCGRP_EVENTS },
 };
 
 static struct genl_family mb_nl_family __ro_after_init = {
@@ -360,8 +329,8 @@ static struct genl_family mb_nl_family __ro_after_init = {
 	/* No genl_mutex: the driver's own locking, which never waits for the host. */
 	.parallel_ops = true,
 	.pre_doit = mb_nl_pre_doit,
-	.ops = mb_nl_ops,
-	.n_ops = ARRAY_SIZE(mb_nl_ops),
+	.ops = memballoon_nl_ops,
+	.n_ops = ARRAY_SIZE(memballoon_nl_ops),
 	.mcgrps = mb_nl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(mb_nl_mcgrps),
 };
@@ -370,7 +339,8 @@ static void mb_nl_multicast(struct memballoon *mb, const struct mb_nl_extra *x)
 {
 	struct sk_buff *msg;
 
-	if (!genl_has_listeners(&mb_nl_family, &init_net, 0))
+	if (!genl_has_listeners(&mb_nl_family, &init_net,
+				MEMBALLOON_NLGRP_EVENTS))
 		return;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
@@ -379,7 +349,8 @@ static void mb_nl_multicast(struct memballoon *mb, const struct mb_nl_extra *x)
 		nlmsg_free(msg);
 		return;
 	}
-	genlmsg_multicast(&mb_nl_family, msg, 0, 0, GFP_KERNEL);
+	genlmsg_multicast(&mb_nl_family, msg, 0, MEMBALLOON_NLGRP_EVENTS,
+			  GFP_KERNEL);
 }
 
 /* Tell listeners of the "events" group about @event on @mb. */

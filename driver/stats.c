@@ -5,14 +5,17 @@
  * One buffer always sits in the stats queue.  The host returns it when it
  * wants fresh numbers (QEMU does so every guest-stats-polling-interval); the
  * queue callback only queues stats_work, which refills the buffer and hands
- * it back at once.  Every buffer carries the same 16 tags in the same order,
- * as the spec asks; a host that does not know tags 10-15 ignores them.
+ * it back at once, then tells the netlink family's listeners
+ * (STATS_REQUESTED).  Every buffer carries the same 16 tags in the same
+ * order, as the spec asks; a host that does not know tags 10-15 ignores
+ * them.
  */
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/vmstat.h>
+#include <uapi/linux/memballoon.h>
 
 #include "memballoon.h"
 
@@ -120,6 +123,8 @@ void mb_stats_work(struct work_struct *work)
 				     "cannot refill the stats queue: %d\n", err);
 	else
 		virtqueue_kick(mb->vqs[MB_VQ_STATS]);
+	/* After the kick: the host has its answer before anyone is told. */
+	mb_nl_notify(mb, MEMBALLOON_EVENT_STATS_REQUESTED);
 }
 
 int mb_stats_alloc(struct memballoon *mb)

@@ -15,6 +15,9 @@ PKGS="$PKGS pkgconf libudev-dev libnl-3-dev libnl-genl-3-dev libcmocka-dev
 # packaging/: systemd-analyze and systemd-sysusers check the unit offline
 # (scripts/check-unit.sh); nothing is started
 PKGS="$PKGS systemd"
+# the kernel's netlink spec generator (ynl-gen-c, `make netlink`) and sparse
+# (`make C=2`, the build checks)
+PKGS="$PKGS python3-yaml python3-jsonschema sparse"
 PKGS="$PKGS $*"
 
 missing=""

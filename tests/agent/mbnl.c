@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../include/uapi/linux/memballoon.h"
+#include "../../include/memballoon-names.h"
 
 #define BUF_SIZE 65536
 
@@ -51,44 +51,6 @@ static uint16_t family_id;
 static uint32_t events_group;
 static uint32_t seq = 1;
 static int print_elapsed;
-
-static const char *const attr_names[MEMBALLOON_A_DEV_MAX + 1] = {
-	[MEMBALLOON_A_DEV_ID] = "id",
-	[MEMBALLOON_A_DEV_NAME] = "name",
-	[MEMBALLOON_A_DEV_FEATURES] = "features",
-	[MEMBALLOON_A_DEV_RAM_PAGES] = "ram",
-	[MEMBALLOON_A_DEV_TARGET_PAGES] = "target",
-	[MEMBALLOON_A_DEV_ACTUAL_PAGES] = "actual",
-	[MEMBALLOON_A_DEV_FLOOR_PAGES] = "floor",
-	[MEMBALLOON_A_DEV_RESERVE_PAGES] = "reserve",
-	[MEMBALLOON_A_DEV_INFLATED] = "inflated",
-	[MEMBALLOON_A_DEV_DEFLATED] = "deflated",
-	[MEMBALLOON_A_DEV_ALLOC_FAILURES] = "alloc_failures",
-	[MEMBALLOON_A_DEV_OOM_DEFLATES] = "oom_deflates",
-	[MEMBALLOON_A_DEV_OOM_PAGES] = "oom_pages",
-	[MEMBALLOON_A_DEV_REPORTED_PAGES] = "reported",
-	[MEMBALLOON_A_DEV_HINTED_PAGES] = "hinted",
-	[MEMBALLOON_A_DEV_STATS_REQUESTS] = "stats_requests",
-	[MEMBALLOON_A_DEV_MIGRATED] = "migrated",
-	[MEMBALLOON_A_DEV_RELEASE_PAGES] = "release",
-	[MEMBALLOON_A_DEV_EVENT] = "event",
-	[MEMBALLOON_A_DEV_ALLOC_NS] = "alloc_ns",
-	[MEMBALLOON_A_DEV_HOST_NS] = "host_ns",
-	[MEMBALLOON_A_DEV_DEFLATED_BLOCK_PAGES] = "deflated_block_pages",
-};
-
-static const char *const event_names[MEMBALLOON_EVENT_MAX + 1] = {
-	[MEMBALLOON_EVENT_DEVICE_ADDED] = "device-added",
-	[MEMBALLOON_EVENT_DEVICE_REMOVED] = "device-removed",
-	[MEMBALLOON_EVENT_TARGET_CHANGED] = "target-changed",
-	[MEMBALLOON_EVENT_ACTUAL_CHANGED] = "actual-changed",
-	[MEMBALLOON_EVENT_ALLOC_FAILURE] = "alloc-failure",
-	[MEMBALLOON_EVENT_OOM_DEFLATE] = "oom-deflate",
-	[MEMBALLOON_EVENT_STATS_REQUESTED] = "stats-requested",
-	[MEMBALLOON_EVENT_RELEASED] = "released",
-	[MEMBALLOON_EVENT_FLOOR_CHANGED] = "floor-changed",
-	[MEMBALLOON_EVENT_TARGET_REACHED] = "target-reached",
-};
 
 /* Walk the top-level attributes of a generic netlink message @h. */
 #define for_each_genl_attr(a, len, h)						\
@@ -190,6 +152,7 @@ static int recv_replies(msg_fn fn, int quiet)
 	}
 }
 
+/* One device message as name=value pairs, named as the daemon names them. */
 static void print_dev(struct nlmsghdr *h)
 {
 	struct nlattr *a;
@@ -198,23 +161,28 @@ static void print_dev(struct nlmsghdr *h)
 
 	for_each_genl_attr(a, len, h) {
 		int t = a->nla_type & NLA_TYPE_MASK;
+		const struct memballoon_attr_info *info = memballoon_dev_attr(t);
 		void *d = (char *)a + NLA_HDRLEN;
 		int dl = a->nla_len - NLA_HDRLEN;
+		const char *ev;
 
-		if (t > MEMBALLOON_A_DEV_MAX || !attr_names[t])
+		if (!info)
 			continue;
-		if (t == MEMBALLOON_A_DEV_NAME)
-			printf("%s%s=%.*s", sep, attr_names[t], dl, (char *)d);
-		else if (t == MEMBALLOON_A_DEV_EVENT && dl == 4 &&
-			 *(uint32_t *)d <= MEMBALLOON_EVENT_MAX &&
-			 event_names[*(uint32_t *)d])
-			printf("%s%s=%s", sep, attr_names[t], event_names[*(uint32_t *)d]);
-		else if (dl == 4)
-			printf("%s%s=%u", sep, attr_names[t], *(uint32_t *)d);
-		else if (dl == 8 && t == MEMBALLOON_A_DEV_FEATURES)
-			printf("%s%s=0x%llx", sep, attr_names[t], (unsigned long long)*(uint64_t *)d);
-		else if (dl == 8)
-			printf("%s%s=%llu", sep, attr_names[t], (unsigned long long)*(uint64_t *)d);
+		if (info->type == MEMBALLOON_ATTR_STRING)
+			printf("%s%s=%.*s", sep, info->name, dl, (char *)d);
+		else if (info->type == MEMBALLOON_ATTR_U32 && dl == 4 &&
+			 t == MEMBALLOON_A_DEV_EVENT &&
+			 (ev = memballoon_event_name(*(uint32_t *)d)))
+			printf("%s%s=%s", sep, info->name, ev);
+		else if (info->type == MEMBALLOON_ATTR_U32 && dl == 4)
+			printf("%s%s=%u", sep, info->name, *(uint32_t *)d);
+		else if (info->type == MEMBALLOON_ATTR_U64 && dl == 8 &&
+			 t == MEMBALLOON_A_DEV_FEATURES)
+			printf("%s%s=0x%llx", sep, info->name, (unsigned long long)*(uint64_t *)d);
+		else if (info->type == MEMBALLOON_ATTR_U64 && dl == 8)
+			printf("%s%s=%llu", sep, info->name, (unsigned long long)*(uint64_t *)d);
+		else
+			continue;	/* padding, or a payload of the wrong size */
 		sep = " ";
 	}
 	printf("\n");
@@ -469,7 +437,8 @@ static int do_fuzz(unsigned long count, unsigned int seed)
 			unsigned int b;
 
 			silent++;
-			printf("no answer to request %lu:", i);
+			printf("no answer to request %lu (%s):", i,
+			       memballoon_cmd_name(r.genl.cmd) ?: "no such command");
 			for (b = 0; b < r.nlh.nlmsg_len; b++)
 				printf(" %02x", ((unsigned char *)&r)[b]);
 			printf("\n");

@@ -3,6 +3,7 @@ import glob
 import os
 import subprocess
 import tempfile
+import time
 
 from harness import test
 
@@ -51,3 +52,60 @@ def checkpatch(ctx):
     ctx.log(p.stdout)
     assert p.returncode == 0, "checkpatch: %s" % p.stdout.strip().splitlines()[0]
     ctx.note("%d files clean" % len(driver_sources()))
+
+
+@test("netlink_generated", timeout=600, scope="once")
+def netlink_generated(ctx):
+    """The committed UAPI header, kernel policies and ops (driver/netlink-gen.[ch])
+    and userspace's names (include/memballoon-names.h) are exactly what the
+    kernel's ynl-gen-c makes of the spec today: nobody edited them by hand
+    and nobody changed the spec without `make netlink`."""
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "netlink-gen.sh"), "--check"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctx.log(p.stdout)
+    lines = p.stdout.strip().splitlines() or ["(no output)"]
+    assert p.returncode == 0, "regenerating changes: %s" % (
+        "; ".join(l for l in lines if "differs" in l) or lines[-1])
+    ctx.note(lines[-1].split(": ", 1)[-1])
+
+
+@test("sparse", timeout=900, scope="kernel")
+def sparse(ctx):
+    """sparse (make C=2, endianness on) checks every driver file against the
+    kernel and reports nothing (scripts/check-sparse.sh; 7.x in its kernel
+    source tree, whose Makefile can validate sparse)."""
+    target = ctx.kenv.get("ENV_FILE") or ctx.kenv.get("KDIR")
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "check-sparse.sh"), target],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctx.log(p.stdout)
+    lines = p.stdout.strip().splitlines() or ["(no output)"]
+    diags = [l for l in lines if "warning:" in l or "error:" in l]
+    assert p.returncode == 0, "%s%s" % (lines[-1].split(": ", 1)[-1],
+                                        (": " + diags[0]) if diags else "")
+    ctx.note(lines[-1].split(": ", 2)[-1])
+
+
+@test("intree_w1", timeout=1800, scope="once")
+def intree_w1(ctx):
+    """The driver builds in tree without a warning: driver/ copied into
+    drivers/virtio/ of the newest Debian kernel source, Kconfig's entry in
+    the virtio menu and driver/Kbuild's lines in drivers/virtio/Makefile,
+    CONFIG_VIRTIO_MEMBALLOON=m with the Debian config, W=1
+    (scripts/check-intree.sh; the prepared tree is cached)."""
+    t0 = time.monotonic()
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "check-intree.sh")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctx.log(p.stdout)
+    lines = p.stdout.strip().splitlines() or ["(no output)"]
+    assert p.returncode == 0, "in-tree build failed: %s" % lines[-1]
+    warnings = [l for l in lines if "warning:" in l or "error:" in l]
+    assert not warnings, "%d warning(s): %s" % (len(warnings), warnings[0])
+    compiled = [l for l in lines if l.startswith("  CC [M]  drivers/virtio/")]
+    assert len(compiled) == len([f for f in driver_sources() if f.endswith(".c")]), \
+        "compiled %d driver files in tree: %s" % (len(compiled), compiled)
+    setup = [l.split(": ", 1)[1] for l in lines
+             if l.startswith("check-intree.sh: ") and "CONFIG_VIRTIO_MEMBALLOON=m" in l]
+    prepared = [l for l in lines if "prepared in" in l]
+    ctx.note("%s%s, %d files, %.0fs" % (setup[0].split(" (")[0] if setup else "?",
+                                         "; tree " + prepared[0].split(": ", 1)[1] if prepared else "",
+                                         len(compiled), time.monotonic() - t0))

@@ -601,7 +601,7 @@ def t_netlink_fuzz(ctx):
     counts = re.findall(r"fuzz: (\d+) requests, (\d+) errors, (\d+) accepted, (\d+) unanswered", out)
     ctx.set_target(vm, share(1024), timeout=120)
     rc, out2 = vm.run("mbnl dump")
-    check(rc == 0 and "actual=" in out2, "dump after fuzzing: %s" % out2)
+    check(rc == 0 and "actual_pages=" in out2, "dump after fuzzing: %s" % out2)
     check_console(vm)
     ctx.note("root+nobody %s in %.0fs" % (
         "+".join("%s(%s err, %s accepted)" % (c[0], c[1], c[2]) for c in counts), dt))

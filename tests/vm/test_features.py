@@ -137,9 +137,9 @@ def t_reporting(ctx):
           % (rss, returned // 1024))
     check(vm.qmp.query_balloon() == RAM_MIB * MiB, "the balloon moved")
     dev = mbnl_dump(vm)
-    check(dev["reported"] > 0, "no reported pages counted")
+    check(dev["reported_pages"] > 0, "no reported pages counted")
     ctx.note("1GiB freed: RSS %d->%dMiB in %.1fs, %d MiB reported"
-             % (rss1 // 1024, rss // 1024, dt, dev["reported"] // 256))
+             % (rss1 // 1024, rss // 1024, dt, dev["reported_pages"] // 256))
 
 
 def poison_body(ctx, append, expect_discard, expect_poison=True):
@@ -168,10 +168,10 @@ def poison_body(ctx, append, expect_discard, expect_poison=True):
     bad = CORRUPT_RE.findall(vm.dmesg())
     check(not bad, "%s: corruption reported: %s" % (append, bad[:3]))
     dev = mbnl_dump(vm)
-    check(dev["reported"] > 0, "%s: nothing reported" % append)
+    check(dev["reported_pages"] > 0, "%s: nothing reported" % append)
     if expect_discard:
         check(rss1 - rss_min >= 512 * 1024, "%s: RSS fell only %d -> %d KiB" % (append, rss1, rss_min))
-    return rss1, rss_min, dev["reported"]
+    return rss1, rss_min, dev["reported_pages"]
 
 
 @test("poison", timeout=400)
@@ -274,8 +274,8 @@ def t_suspend(ctx):
         dt = suspend_cycle(ctx, vm, how)
         back = ctx.set_target(vm, target, timeout=60)    # reached again after restore
         dev = mbnl_dump(vm)
-        check(dev["actual"] * 4096 == (RAM_MIB - target) * MiB,
-              "%s: driver holds %d pages, target %d MiB" % (how, dev["actual"], target))
+        check(dev["actual_pages"] * 4096 == (RAM_MIB - target) * MiB,
+              "%s: driver holds %d pages, target %d MiB" % (how, dev["actual_pages"], target))
         ctx.set_target(vm, nxt, timeout=60)
         times.append("%s %.1fs" % (how, dt + back))
     ctx.note("resume at target: " + ", ".join(times))
@@ -321,8 +321,8 @@ def t_netlink(ctx):
     check(dev["name"] == "virtio%d" % dev["id"], "name/id mismatch: %r" % dev)
     check(dev["features"] >> F_DEFLATE_ON_OOM & 1, "DEFLATE_ON_OOM not negotiated")
     memtotal_pages = vm.meminfo()["MemTotal"] // 4
-    check(abs(dev["ram"] - memtotal_pages) <= 256, "ram %d pages, MemTotal %d pages"
-          % (dev["ram"], memtotal_pages))
+    check(abs(dev["ram_pages"] - memtotal_pages) <= 256, "ram %d pages, MemTotal %d pages"
+          % (dev["ram_pages"], memtotal_pages))
 
     # events: a listener sees the target change, progress and arrival.
     # Guest and host clocks differ: estimate the offset around one command.
@@ -336,26 +336,40 @@ def t_netlink(ctx):
     ctx.set_target(vm, share(1024))
     time.sleep(1)
     ev = vm.sh("cat /tmp/ev")
-    names = re.findall(r"event=([a-z-]+)", ev)
-    for want in ("target-changed", "actual-changed", "target-reached"):
+    names = re.findall(r"event=([a-z_]+)", ev)
+    for want in ("target_changed", "actual_changed", "target_reached"):
         check(want in names, "no %s event: %s" % (want, names))
-    first = re.search(r"t=([0-9.]+) .*event=target-changed", ev)
+    first = re.search(r"t=([0-9.]+) .*event=target_changed", ev)
     latency = float(first.group(1)) - t_cmd if first else -1
     dev = mbnl_dump(vm)
-    check(dev["actual"] == (RAM_MIB - share(1024)) * 256 and dev["target"] == dev["actual"],
+    check(dev["actual_pages"] == (RAM_MIB - share(1024)) * 256 and dev["target_pages"] == dev["actual_pages"],
           "dump says target %d actual %d, host asked for %d MiB" % (
-              dev["target"], dev["actual"], RAM_MIB - share(1024)))
+              dev["target_pages"], dev["actual_pages"], RAM_MIB - share(1024)))
     # where inflating 1 GiB spent its time (the memballoon:inflate tracepoint):
     # every page in an event, allocating and the host's part both real and
     # below the wall clock of the whole test so far
     wall_ns = (time.monotonic() - ctx._t0) * 1e9
     ev = [e for e in trace_events(vm) if e["event"] == "inflate"]
     alloc_ns, host_ns = sum(e["alloc_ns"] for e in ev), sum(e["host_ns"] for e in ev)
-    check(sum(e["pages"] for e in ev) == dev["actual"],
+    check(sum(e["pages"] for e in ev) == dev["actual_pages"],
           "inflate events add up to %d pages, actual is %d" % (sum(e["pages"] for e in ev),
-                                                              dev["actual"]))
+                                                              dev["actual_pages"]))
     check(0 < alloc_ns < wall_ns and 0 < host_ns < wall_ns,
           "alloc_ns %d host_ns %d (test ran %d ns)" % (alloc_ns, host_ns, wall_ns))
+    # the host polling stats (libvirt's <stats period>): a stats_requested
+    # event per request, with the counter it bumped
+    vm.sh("(mbnl listen 20 > /tmp/ev2 2>&1 &) ; sleep 0.5")
+    vm.qmp.set_stats_interval(1)
+    deadline = time.monotonic() + scaled(15)
+    while True:
+        polled = [kv(l) for l in vm.sh("cat /tmp/ev2").splitlines()
+                  if l.startswith("t=") and "event=stats_requested" in l]
+        if polled or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    vm.qmp.set_stats_interval(0)
+    check(polled and polled[0]["stats_requests"] > dev["stats_requests"],
+          "no stats_requested event (stats_requests %d before): %r" % (dev["stats_requests"], polled))
 
     # unprivileged writes: EPERM; unprivileged reads: fine
     rc, out = vm.run("mbnl -u 65534 floor %d 1000" % dev["id"])
@@ -363,9 +377,9 @@ def t_netlink(ctx):
     rc, out = vm.run("mbnl -u 65534 release %d 1000" % dev["id"])
     check(rc != 0 and "Operation not permitted" in out, "unprivileged release: %r" % out)
     rc, out = vm.run("mbnl -u 65534 dump")
-    check(rc == 0 and "actual=" in out, "unprivileged dump failed: %r" % out)
+    check(rc == 0 and "actual_pages=" in out, "unprivileged dump failed: %r" % out)
     # bad input: clear errors, nothing changes
-    rc, out = vm.run("mbnl floor %d %d" % (dev["id"], dev["ram"] + 1))
+    rc, out = vm.run("mbnl floor %d %d" % (dev["id"], dev["ram_pages"] + 1))
     check(rc != 0 and "larger than the guest" in out, "oversized floor: %r" % out)
     rc, out = vm.run("mbnl get 4242")
     check(rc != 0 and "No such device" in out, "unknown id: %r" % out)
@@ -373,18 +387,18 @@ def t_netlink(ctx):
     # floor: the balloon never takes the guest below it (it limits
     # inflation; a balloon already past it is left to the host's target)
     ctx.set_target(vm, RAM_MIB)
-    floor = dev["ram"] - 300 * 256          # at most 300 MiB of balloon
+    floor = dev["ram_pages"] - 300 * 256          # at most 300 MiB of balloon
     rc, out = vm.run("mbnl floor %d %d" % (dev["id"], floor))
     check(rc == 0, "floor failed: %r" % out)
     vm.qmp.balloon(256 * MiB)
     # the balloon grows to the floor (slowly on a loaded host), then stays
     deadline = time.monotonic() + scaled(60)
-    while mbnl_dump(vm)["actual"] < dev["ram"] - floor and time.monotonic() < deadline:
+    while mbnl_dump(vm)["actual_pages"] < dev["ram_pages"] - floor and time.monotonic() < deadline:
         time.sleep(0.5)
     time.sleep(2)
     dev = mbnl_dump(vm)
-    check(dev["actual"] == dev["ram"] - floor,
-          "with the floor the balloon holds %d pages, expected %d" % (dev["actual"], dev["ram"] - floor))
+    check(dev["actual_pages"] == dev["ram_pages"] - floor,
+          "with the floor the balloon holds %d pages, expected %d" % (dev["actual_pages"], dev["ram_pages"] - floor))
     vm.run("mbnl floor %d 0" % dev["id"])
     ctx.set_target(vm, share(1024))
 
@@ -392,7 +406,7 @@ def t_netlink(ctx):
     # (asynchronous: the reply comes first, the pages follow)
     before = vm.qmp.query_balloon()
     rc, out = vm.run("mbnl release %d %d" % (dev["id"], 64 * 256))
-    check(rc == 0 and "release=%d" % (64 * 256) in out, "release failed: %r" % out)
+    check(rc == 0 and "release_pages=%d" % (64 * 256) in out, "release failed: %r" % out)
     deadline = time.monotonic() + scaled(30)
     while vm.qmp.query_balloon() - before < 64 * MiB and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -468,8 +482,8 @@ def t_free_page_hint(ctx):
                 vm.qmp.cmd("cont")
                 dev = mbnl_dump(vm)
                 check(dev["features"] >> 3 & 1, "FREE_PAGE_HINT not negotiated")
-                check(dev["hinted"] > 0, "nothing hinted")
-                hinted = dev["hinted"]
+                check(dev["hinted_pages"] > 0, "nothing hinted")
+                hinted = dev["hinted_pages"]
                 # DONE comes once the migration is over: the blocks go back
                 deadline = time.monotonic() + 20
                 while vm.meminfo()["MemFree"] < 1024 * 1024 and time.monotonic() < deadline:
@@ -750,13 +764,13 @@ def t_netlink_admin(ctx):
             if extack:
                 check("needs CAP_SYS_ADMIN" in out, "%s: %s: no extack: %r" % (who, cmd, out))
     dev = mbnl_dump(vm)
-    check(dev["actual"] == held and dev["floor"] == 0 and vm.qmp.query_balloon() ==
+    check(dev["actual_pages"] == held and dev["floor_pages"] == 0 and vm.qmp.query_balloon() ==
           share(1024) * MiB, "a refused request changed the device: %r" % dev)
     check("by mbnl[" not in vm.dmesg(), "a refused request was logged as accepted")
     rc, out = vm.run("mbnl -u 65534 dump")
-    check(rc == 0 and "actual=%d" % held in out, "unprivileged dump: %r" % out)
+    check(rc == 0 and "actual_pages=%d" % held in out, "unprivileged dump: %r" % out)
     rc, out = vm.run("mbnl -u 65534 -c net_admin,sys_admin floor %d 0" % did)
-    check(rc == 0 and "floor=0" in out, "nobody with CAP_NET_ADMIN and CAP_SYS_ADMIN: %r" % out)
+    check(rc == 0 and "floor_pages=0" in out, "nobody with CAP_NET_ADMIN and CAP_SYS_ADMIN: %r" % out)
 
     # 2. a 100 GiB release: clamped to the balloon, asynchronous
     listen(vm)
@@ -764,14 +778,14 @@ def t_netlink_admin(ctx):
     check(rc == 0, "100 GiB release failed: %r" % out)
     rep, ms = reply_of(out)
     ctx.log("release reply (%.1f ms): %r" % (ms, rep))
-    check(rep["release"] == held, "100 GiB release: %d pages accepted, the balloon held %d"
-          % (rep["release"], held))
+    check(rep["release_pages"] == held, "100 GiB release: %d pages accepted, the balloon held %d"
+          % (rep["release_pages"], held))
     ev = wait_event(vm, lambda e: e.get("event") == "released", "released")
     ctx.log("released event: %r" % ev)
-    check(ev["release"] == held and ev["actual"] == 0,
+    check(ev["release_pages"] == held and ev["actual_pages"] == 0,
           "released event: release=%s actual=%s, expected %d and 0"
-          % (ev.get("release"), ev.get("actual"), held))
-    check(ev["inflated"] - ev["deflated"] == ev["actual"], "event counters: %r" % ev)
+          % (ev.get("release_pages"), ev.get("actual_pages"), held))
+    check(ev["inflated"] - ev["deflated"] == ev["actual_pages"], "event counters: %r" % ev)
     # the host's target still says 1 GiB: the hold keeps the balloon empty
     t_end = time.monotonic() + 3
     while time.monotonic() < t_end:
@@ -779,7 +793,7 @@ def t_netlink_admin(ctx):
         check(a == RAM_MIB * MiB, "balloon re-inflated during the hold: %d MiB" % (a // MiB))
         time.sleep(0.2)
     dev = mbnl_dump(vm)
-    check(dev["actual"] == 0 and dev["inflated"] == dev["deflated"], "after release: %r" % dev)
+    check(dev["actual_pages"] == 0 and dev["inflated"] == dev["deflated"], "after release: %r" % dev)
     lines = [l for l in vm.dmesg().splitlines() if "accepted of %d asked by mbnl[" % HUGE_RELEASE in l]
     check(len(lines) == 1 and "release of %d pages" % held in lines[0],
           "release not logged with its caller: %r" % lines)
@@ -809,7 +823,7 @@ def t_netlink_admin(ctx):
           % (logged, ok))
     ctx.note("EPERM x8 (extack for CAP_NET_ADMIN-only); 100 GiB release -> %d pages accepted "
              "in %.1f ms, RELEASED %d, actual 0; burst of 8 in %.2fs: 5 ok, 3 EBUSY, callers logged"
-             % (held, ms, ev["release"], burst_s))
+             % (held, ms, ev["release_pages"], burst_s))
 
 
 def set_holdoff(vm, seconds):
@@ -832,7 +846,7 @@ def t_release_during_inflate(ctx):
     did = mbnl_dump(vm)["id"]
     listen(vm)
     start_pages = 16384          # release once 64 MiB are in
-    vm.sh("(while :; do a=$(mbnl get %d | sed -n 's/.* actual=\\([0-9]*\\).*/\\1/p'); "
+    vm.sh("(while :; do a=$(mbnl get %d | sed -n 's/.* actual_pages=\\([0-9]*\\).*/\\1/p'); "
           "[ \"${a:-0}\" -ge %d ] && break; done; mbnl -T release %d %d > /tmp/rel 2>&1) "
           ">/dev/null 2>&1 &" % (did, start_pages, did, HUGE_RELEASE))
     target = share(512)
@@ -844,16 +858,16 @@ def t_release_during_inflate(ctx):
     rep, ms = reply_of(vm.sh("cat /tmp/rel"))
     ctx.log("release reply (%.1f ms): %r" % (ms, rep))
     # accepted: what the balloon held then (the reply's state is later)
-    check(start_pages <= rep["release"] < rep["target"],
+    check(start_pages <= rep["release_pages"] < rep["target_pages"],
           "accepted %d pages of a balloon going to %d: the inflate was not running"
-          % (rep["release"], rep["target"]))
+          % (rep["release_pages"], rep["target_pages"]))
     ev = wait_event(vm, lambda e: e.get("event") == "released", "released")
     t_ev = time.monotonic()
     ctx.log("released event: %r" % ev)
-    check(ev["release"] == rep["release"], "released %d pages, %d accepted"
-          % (ev["release"], rep["release"]))
-    check(ev["actual"] <= 4096, "%d pages went into the balloon after the release was "
-          "accepted (the pass went on)" % ev["actual"])
+    check(ev["release_pages"] == rep["release_pages"], "released %d pages, %d accepted"
+          % (ev["release_pages"], rep["release_pages"]))
+    check(ev["actual_pages"] <= 4096, "%d pages went into the balloon after the release was "
+          "accepted (the pass went on)" % ev["actual_pages"])
     # sample the host's view for the rest of the hold: never above that
     most = 0
     samples = 0
@@ -861,13 +875,13 @@ def t_release_during_inflate(ctx):
         ballooned = (RAM_MIB * MiB - vm.qmp.query_balloon()) // 4096
         most = max(most, ballooned)
         samples += 1
-        check(ballooned <= ev["actual"], "the balloon grew during the hold: %d pages, %d "
-              "after the release" % (ballooned, ev["actual"]))
+        check(ballooned <= ev["actual_pages"], "the balloon grew during the hold: %d pages, %d "
+              "after the release" % (ballooned, ev["actual_pages"]))
         time.sleep(0.1)
     dt = ctx.set_target(vm, target, timeout=90)
     ctx.note("released %d pages mid-inflate to %d (%.1f ms), +%d pages after it, "
              "%d samples over the hold <= %d pages; target reached %.1fs later"
-             % (ev["release"], rep["target"], ms, ev["actual"], samples, most, dt))
+             % (ev["release_pages"], rep["target_pages"], ms, ev["actual_pages"], samples, most, dt))
 
 
 @test("netlink_parallel", timeout=400)
@@ -917,9 +931,9 @@ def t_netlink_parallel(ctx):
     out = vm.sh("cat /tmp/dl")
     d = kv(out.strip().splitlines()[-1].split(":", 1)[1])
     ctx.log("release of %d pages: request %.1f ms, carried out after %.0f ms; dumps: %s"
-            % (rep["release"], doit_ms, release_ms, out.strip()))
-    check(rep["release"] == (RAM_MIB - share(512)) * 256 and ev["release"] == rep["release"],
-          "release accepted %d, released %d" % (rep["release"], ev["release"]))
+            % (rep["release_pages"], doit_ms, release_ms, out.strip()))
+    check(rep["release_pages"] == (RAM_MIB - share(512)) * 256 and ev["release_pages"] == rep["release_pages"],
+          "release accepted %d, released %d" % (rep["release_pages"], ev["release_pages"]))
     check(d["inconsistent"] == 0, "inconsistent dumps during the release:\n%s" % out)
     check(release_ms >= 300, "the release took only %.0f ms: too short to tell a waiting "
           "request from one that does not wait" % release_ms)
@@ -929,7 +943,7 @@ def t_netlink_parallel(ctx):
           % (d["max_ms"], release_ms))
     ctx.note("%d+%d dumps consistent while inflating/deflating; release of %d MiB carried out "
              "in %.0f ms: request %.1f ms, %d dumps max %.1f ms"
-             % (loops[0]["dumps"], loops[1]["dumps"], rep["release"] // 256, release_ms,
+             % (loops[0]["dumps"], loops[1]["dumps"], rep["release_pages"] // 256, release_ms,
                 doit_ms, d["dumps"], d["max_ms"]))
 
 
@@ -954,11 +968,11 @@ def t_removed_last_event(ctx):
     evs = [e for e in events(vm) if e.get("id") == did]
     names = [e["event"] for e in evs]
     ctx.log("events of virtio%d: %s" % (did, names))
-    check("device-removed" in names, "no device-removed event: %s" % names)
-    last = names.index("device-removed")
-    check(last == len(names) - 1, "events after device-removed: %s" % names[last + 1:])
+    check("device_removed" in names, "no device_removed event: %s" % names)
+    last = names.index("device_removed")
+    check(last == len(names) - 1, "events after device_removed: %s" % names[last + 1:])
     check("actual-changed" in names[:last], "no actual-changed before the removal: %s" % names)
-    check(evs[last]["actual"] == 0, "device-removed says actual=%d" % evs[last]["actual"])
+    check(evs[last]["actual_pages"] == 0, "device_removed says actual_pages=%d" % evs[last]["actual_pages"])
     check(balloon_pages_held(vm) == 0, "%d pages still ballooned" % balloon_pages_held(vm))
     ctx.note("%d events, device-removed last; removed while %d MiB ballooned"
              % (len(names), at_rmmod))
@@ -1041,7 +1055,7 @@ def t_hint_remove_stalled(ctx):
         check(t_rmmod < scaled(5), "rmmod took %.1f s with the host not consuming hints"
               % t_rmmod)
         check(rc == 0, "rmmod failed (rc %d): %s" % (rc, out))
-        check(dev["hinted"] == want, "%d pages hinted, the queue holds %d" % (dev["hinted"], want))
+        check(dev["hinted_pages"] == want, "%d pages hinted, the queue holds %d" % (dev["hinted_pages"], want))
         vm.qmp.cmd("migrate_cancel")
         deadline = time.monotonic() + scaled(30)
         while vm.qmp.cmd("query-migrate")["status"] not in ("cancelled", "failed", "completed"):
