@@ -15,6 +15,8 @@ PKGS="$PKGS pkgconf libudev-dev libnl-3-dev libnl-genl-3-dev libcmocka-dev
 # packaging/: systemd-analyze and systemd-sysusers check the unit offline
 # (scripts/check-unit.sh); nothing is started
 PKGS="$PKGS systemd"
+# tests/vm: the VM tests run under pytest, with its timeout plugin
+PKGS="$PKGS python3-pytest python3-pytest-timeout"
 PKGS="$PKGS $*"
 
 missing=""

@@ -4,7 +4,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import test
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -15,8 +15,9 @@ def driver_sources():
                                                   os.path.join(REPO, "Kconfig")]
 
 
-@test("build_w1", timeout=600, scope="kernel")
-def build_w1(ctx):
+@pytest.mark.timeout(600)
+@pytest.mark.kernel
+def test_build_w1(ctx):
     """The module builds against the kernel's headers with W=1, no warnings.
 
     scripts/build-module.sh builds a fresh copy of driver/ (on the host, or in
@@ -43,8 +44,9 @@ def build_w1(ctx):
     ctx.note("kernel %s, %s" % (ctx.kenv.get("KVER", "?"), where))
 
 
-@test("checkpatch", timeout=300, scope="once")
-def checkpatch(ctx):
+@pytest.mark.timeout(300)
+@pytest.mark.once
+def test_checkpatch(ctx):
     """checkpatch.pl --no-tree --strict finds nothing in the driver."""
     p = subprocess.run(["sh", os.path.join(REPO, "scripts", "checkpatch.sh")] + driver_sources(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
