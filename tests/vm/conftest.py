@@ -197,6 +197,18 @@ def ctx(request, cell):
         raise harness.TestFailure("guest console: %s" % problems[0].strip())
 
 
+@pytest.fixture
+def vm(ctx):
+    """The standard guest, for tests that need no other: MB_GUEST_MIB of RAM,
+    a plain balloon, the module under test loaded and bound.  Tests that
+    need other guests (balloon options, machines, several) boot them with
+    ctx.boot.  Booting is bounded by the guest's own boot timeout, not the
+    test's (which counts from the call)."""
+    guest = ctx.boot()
+    ctx.load_driver(guest)
+    return guest
+
+
 def pytest_itemcollected(item):
     """A test's own timeout, scaled by MB_TIMEOUT_SCALE."""
     m = item.get_closest_marker("timeout")

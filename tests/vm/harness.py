@@ -52,7 +52,7 @@ class Ctx:
     def __init__(self, name, kenv, initrd, module, outdir, echo=None,
                  qemu=None, qemu_version=None):
         self.name = name
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic()               # the test's start (log times)
         self.qemu = qemu                          # path of qemu-system-x86_64 (or wrapper)
         self.qemu_version = qemu_version          # e.g. (7, 2)
         self.kenv = kenv

@@ -116,10 +116,12 @@ class Reporter:
         ctx = item.stash.get(CTX, None)
         if rep.when == "call":
             item.stash[CALL] = rep
-        res.seconds += rep.duration if rep.when != "setup" else 0.0
         if ctx is not None:
             res.log = os.path.join(ctx.outdir, ctx.name + ".log")
             res.notes = ctx.notes
+            # the test's time: from its ctx (after its cell's setup, before
+            # its guests booted) until they are closed
+            res.seconds = time.monotonic() - ctx._t0
         if rep.when == "setup" and rep.failed and res.cell is not None \
                 and res.cell.error is not None:
             res.setup_error = True
@@ -150,8 +152,9 @@ class Reporter:
                     if text.strip():
                         f.write("%s:\n%s\n" % (title, text))
 
-    def pytest_runtest_logstart(self, nodeid, location):
-        self.running = nodeid
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self.running = item
 
     def pytest_runtest_logreport(self, report):
         res = self.results.get(report.nodeid)
@@ -216,7 +219,9 @@ class Reporter:
         if config.option.list:
             return
         if self.interrupted and self.running:
-            self.write("FAIL %s: interrupted" % self.running)
+            cell = cell_of(self.running)
+            self.write("FAIL %s: interrupted" % full_name(
+                self.running, cell if cell is not None and cell.ready else None))
             self.extra_failures += 1
         if not (len(self.cells) == 1 and self.cells[0].scope == "once"):
             for c in self.cells:

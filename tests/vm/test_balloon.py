@@ -180,25 +180,19 @@ def count_re(text, rx):
 # tests
 
 @pytest.mark.timeout(300)
-def test_inflate_deflate(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+def test_inflate_deflate(ctx, vm):
     check(vm.qmp.query_balloon() == RAM_MIB * MiB, "balloon not empty after load")
     inflate_deflate_body(ctx, vm)
 
 
 @pytest.mark.timeout(240)
-def test_stats(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+def test_stats(ctx, vm):
     vm.sh("mbtool touch 256")
     stats_body(ctx, vm)
 
 
 @pytest.mark.timeout(360)
-def test_unreasonable_targets(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+def test_unreasonable_targets(ctx, vm):
     total0 = vm.meminfo()["MemTotal"]
     vm.qmp.take_events()
 
@@ -262,9 +256,7 @@ def test_legacy(ctx):
 
 
 @pytest.mark.timeout(300)
-def test_unload(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+def test_unload(ctx, vm):
     vm.sh("mbtool touch 512")
     mi0 = settle_free(vm)
     ctx.set_target(vm, RAM_MIB - 1024)     # a 1 GiB balloon

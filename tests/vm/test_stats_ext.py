@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness import check, vmstat as guest_vmstat
-from test_balloon import RAM_MIB, U64_UNSET, stats_body, wait_fresh_stats
+from test_balloon import U64_UNSET, stats_body, wait_fresh_stats
 from vm import MiB
 
 EXT = ("stat-oom-kills", "stat-alloc-stalls", "stat-async-scans", "stat-direct-scans",
@@ -60,9 +60,7 @@ def fmt(tag, v):
 
 
 @pytest.mark.timeout(360)
-def test_stats_extended(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+def test_stats_extended(ctx, vm):
     vm.qmp.set_stats_interval(1)
     gs = wait_fresh_stats(vm, None, timeout=20)
     gs = wait_fresh_stats(vm, gs["last-update"])
