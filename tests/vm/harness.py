@@ -65,7 +65,10 @@ class Ctx:
         self.echo = echo                          # prints a log line live (pytest -v)
         self.vms = []
         self.notes = []
-        self.logf = open(os.path.join(outdir, name + ".log"), "w")
+        path = os.path.join(outdir, name + ".log")
+        open(path, "w").close()
+        # appending: the runner adds tracebacks and captured output to it too
+        self.logf = open(path, "a")
 
     # -- reporting -------------------------------------------------------------
     def log(self, msg):
