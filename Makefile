@@ -30,8 +30,10 @@
 # trixie-backports) and builds in build/modules/KVER/driver/, inside a cached
 # trixie chroot for 7.x kernels.  W=1 is passed on.
 #
-# check and check-matrix take KERNELS=, QEMUS= and TESTS= to narrow the
-# matrix, e.g. make check KERNELS=trixie-backports QEMUS=10.0 TESTS='stats*'.
+# check and check-matrix take KERNELS=, QEMUS= and TESTS= (test names or
+# globs, comma separated) to narrow the matrix, e.g.
+# make check KERNELS=trixie-backports QEMUS=10.0 TESTS='stats*', and
+# PYTEST_ARGS= for anything else pytest takes, e.g. PYTEST_ARGS="-k 'not legacy' -x".
 
 PYTHON     := /usr/bin/python3
 BUILD      := $(CURDIR)/build
@@ -62,6 +64,8 @@ endif
 
 RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q)) \
 	   $(if $(TESTS),--only '$(TESTS)')
+# the VM tests (tests/vm/conftest.py: the matrix options and the result lines)
+PYTEST   = $(PYTHON) -m pytest tests/vm
 
 .PHONY: all module guest-module daemon deps kernel check check-matrix check-debug demo bench install lint \
 	netlink clean FORCE
@@ -93,20 +97,20 @@ endif
 guest-module: $(KERNEL_ENV)
 	$(MAKE) -C $(call guest_env,KDIR) M=$(CURDIR)/driver modules
 
-# One runner for the whole matrix: it fetches the kernels and QEMU 10.0
+# One pytest run for the whole matrix: it fetches the kernels and QEMU 10.0
 # into the cache, builds the module per kernel and closes with one
-# "N passed, N failed" line.
+# "N passed, N failed" line (JUnit XML in the log directory's junit.xml).
 # The daemon's unit tests (cmocka, ASan/UBSan), its fuzz smoke run and man
 # page check come first; the VM tests use the daemon it builds.
 check: deps
 	$(MAKE) -C daemon check
-	$(PYTHON) tests/vm/run.py --matrix check --out $(BUILD)/test-logs $(RUN_ARGS)
+	$(PYTEST) --matrix check --out $(BUILD)/test-logs $(RUN_ARGS) $(PYTEST_ARGS)
 
 daemon: deps
 	$(MAKE) -C daemon
 
 check-matrix: deps
-	$(PYTHON) tests/vm/run.py --matrix full --out $(BUILD)/test-logs-matrix $(RUN_ARGS)
+	$(PYTEST) --matrix full --out $(BUILD)/test-logs-matrix $(RUN_ARGS) $(PYTEST_ARGS)
 
 check-debug: deps
 	sh scripts/check-debug.sh --out $(BUILD)/test-logs-debug $(RUN_ARGS)

@@ -2,22 +2,24 @@
 # The debug-kernel tier (make check-debug): build or reuse the debug kernel
 # (scripts/debug-kernel.sh: KASAN, lockdep, kmemleak, KFENCE, DEBUG_VM/LIST/
 # PAGEALLOC, fault injection), write its kernel env file with QEMU_MACHINE=q35
-# and APPEND=panic_on_warn=1 ..., and run the debug selection of VM tests on it:
+# and APPEND=panic_on_warn=1 ..., and run the debug selection of VM tests on it
+# (python3 -m pytest tests/vm):
 #
 #   sh scripts/check-debug.sh [--out DIR] [--kernel ID|ENV] [--qemu VER]
 #                             [--only TESTS] [-v]
 #
 # --out     logs (default build/test-logs-debug); the env file goes there too
 # --kernel  a kernel env file (e.g. a debug kernel built elsewhere; QEMU_MACHINE
-#           and APPEND are added when it has none) or a kernel id of run.py
+#           and APPEND are added when it has none) or a kernel id of the
+#           VM tests (tests/vm/matrix.py)
 #           instead of the debug kernel; repeatable
-# --qemu    QEMU version for run.py (default 7.2); repeatable
+# --qemu    QEMU version (default 7.2); repeatable
 # --only    test names/globs (default: $DEBUG_TESTS below)
 #
 # Environment: MB_SOAK_TARGETS (default 1000 here), MB_DEBUG_CYCLES (100),
 # MB_TIMEOUT_SCALE (4: the tests' timeouts x4) and MB_GUEST_MIB (4096: the
 # debug kernel keeps ~20% of RAM for itself), see tests/vm/knobs.py.
-# Prints run.py's lines and exits with its status; the last line is
+# Prints the tests' lines and exits with pytest's status; the last line is
 # "N passed, N failed".
 set -eu
 
@@ -105,5 +107,5 @@ export MB_TIMEOUT_SCALE="${MB_TIMEOUT_SCALE:-4}"
 export MB_GUEST_MIB="${MB_GUEST_MIB:-4096}"
 echo "# MB_SOAK_TARGETS=$MB_SOAK_TARGETS MB_DEBUG_CYCLES=$MB_DEBUG_CYCLES MB_TIMEOUT_SCALE=$MB_TIMEOUT_SCALE MB_GUEST_MIB=$MB_GUEST_MIB"
 rc=0
-$PY "$REPO/tests/vm/run.py" "$@" --only "$ONLY" --out "$OUT" $VERBOSE || rc=$?
+$PY -m pytest "$REPO/tests/vm" "$@" --only "$ONLY" --out "$OUT" $VERBOSE || rc=$?
 exit $rc

@@ -18,6 +18,8 @@ PKGS="$PKGS systemd"
 # the kernel's netlink spec generator (ynl-gen-c, `make netlink`) and sparse
 # (`make C=2`, the build checks)
 PKGS="$PKGS python3-yaml python3-jsonschema sparse"
+# tests/vm: the VM tests run under pytest, with its timeout plugin
+PKGS="$PKGS python3-pytest python3-pytest-timeout"
 PKGS="$PKGS $*"
 
 missing=""

@@ -47,7 +47,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import matrix  # noqa: E402
-from harness import Ctx, kernel_env, module_name  # noqa: E402
+from harness import Ctx, kernel_env, mbnl_dump, module_name, wait_actual  # noqa: E402
 from vm import MiB  # noqa: E402
 
 
@@ -139,24 +139,6 @@ def guest_delta(a, b):
             "oom_kill": dd.get("oom_kill", 0)}
 
 
-def mbnl_dump(vm):
-    """The driver's own counters (memballoon's netlink dump), {} if none."""
-    rc, out = vm.run("mbnl dump 2>/dev/null")
-    if rc != 0:
-        return {}
-    for line in out.splitlines():
-        d = {}
-        for kv in line.split():
-            k, _, v = kv.partition("=")
-            try:
-                d[k] = int(v, 0)
-            except ValueError:
-                d[k] = v
-        if "id" in d:
-            return d
-    return {}
-
-
 TRACEFS = "/sys/kernel/tracing"
 TRACE_RE = re.compile(r"memballoon_(inflate|deflate): (.*)$")
 
@@ -238,26 +220,19 @@ class Run:
             vm.sh("echo > %s/trace" % TRACEFS)
         rss0 = vm.rss_kib()
         q0 = self.qsnap()
+        peak = [rss0]
+
+        def sample(actual, seconds):
+            rss = vm.rss_kib()
+            peak[0] = max(peak[0], rss)
+            if trace is not None:
+                trace.append((round(seconds, 4), (RAM * MiB - actual) / MiB, rss / 1024))
         t0 = time.monotonic()
         vm.qmp.balloon(target * MiB)
-        peak = rss0
-        while True:
-            actual = vm.qmp.query_balloon()
-            now = time.monotonic()
-            rss = vm.rss_kib()
-            peak = max(peak, rss)
-            if trace is not None:
-                trace.append((round(now - t0, 4), (RAM * MiB - actual) / MiB, rss / 1024))
-            if actual == target * MiB:
-                break
-            if now - t0 > timeout:
-                raise RuntimeError("target %d MiB not reached in %ds (actual %d MiB)"
-                                   % (target, timeout, actual // MiB))
-            time.sleep(0.01)
-        dt = now - t0
+        dt = wait_actual(vm, target, timeout, poll=0.01, since=t0, on_sample=sample)
         q1 = self.qsnap()
         g1 = guest_stat(vm)
-        r = {"s": dt, "rss0": rss0 / 1024, "rss1": vm.rss_kib() / 1024, "rss_peak": peak / 1024}
+        r = {"s": dt, "rss0": rss0 / 1024, "rss1": vm.rss_kib() / 1024, "rss_peak": peak[0] / 1024}
         r.update(qemu_cpu_delta(self.pid, q0, q1))
         r.update(guest_delta(g0, g1))
         if self.traced:
@@ -355,9 +330,9 @@ def sc_oom(b, driver, tag):
         inf = run.move(LOW, timeout=300)
         res["inflate_s"] = inf["s"]
         time.sleep(1)
-        d0 = mbnl_dump(vm)
+        d0 = mbnl_dump(vm, required=False)
         w = workload(run, OOM_WORK)
-        d1 = mbnl_dump(vm)
+        d1 = mbnl_dump(vm, required=False)
         for k, v in w.items():
             res["oom_" + k] = v
         res["oom_released_mib"] = vm.qmp.query_balloon() / MiB - LOW

@@ -1,68 +1,58 @@
-"""Test registry and per-test context for the VM tests (tests/vm/run.py).
+"""What the VM tests share: the per-test context Ctx (the guest factory that
+the ctx fixture of tests/vm/conftest.py hands every test, and that
+tests/vm/bench.py uses on its own) and the helpers every test needs.
 
-A test is a plain function taking a Ctx, registered with @test:
+A test is a pytest function taking ctx (see docs/harness.md):
 
-    @test("inflate_deflate", timeout=240)
-    def t(ctx):
+    @pytest.mark.timeout(240)
+    def test_stats(ctx):
         vm = ctx.boot(mem_mib=2048)
         ctx.load_driver(vm)
         ...
         ctx.note("512MiB in 1.2s")        # shown on the PASS line
-        assert x == y, "reason"           # AssertionError -> FAIL
+        check(x == y, "reason")           # TestFailure -> FAIL
         raise Skip("why")                 # -> SKIP
 
-Every VM booted through ctx.boot() is closed by the runner, and its console
+Every VM booted through ctx.boot() is closed after the test, and its console
 is scanned for WARNING:/BUG:/Oops/Call Trace/KASAN: any such line fails the test.
 
-A test's scope says where in the kernel x QEMU matrix it runs:
-  "vm"      (default) once per kernel x QEMU cell, e.g. stats[6.12/qemu-7.2]
-  "kernel"  once per kernel, no guest, e.g. build_w1[6.12]
-  "once"    once per run, e.g. checkpatch
 ctx.kenv is the kernel's KEY=VALUE environment (scripts/guest-kernel.sh, plus
 ENV_FILE, the file it is in, and LABEL, e.g. 6.12); ctx.qemu and
-ctx.qemu_version ((10, 0)) say which QEMU a "vm" test runs on.
+ctx.qemu_version ((10, 0)) say which QEMU a test runs on.
 
-Every timeout here (a test's alarm, set_target, wait_bound) is scaled by
+Every timeout here (set_target, wait_bound, wait_actual) is scaled by
 MB_TIMEOUT_SCALE, and ctx.boot()'s default RAM is MB_GUEST_MIB
-(tests/vm/knobs.py); unset, they are 1 and 2048 MiB.
+(tests/vm/knobs.py); unset, they are 1 and 2048 MiB.  A test's own timeout
+(pytest.mark.timeout) is scaled by conftest.py.
 """
 import os
 import re
 import time
 
+import pytest
+
 from knobs import GUEST_MIB, scaled
 from vm import VM, MiB
 
-TESTS = []
-
-
-class Skip(Exception):
-    pass
+# raise Skip("why") is pytest.skip("why")
+Skip = pytest.skip.Exception
 
 
 class TestFailure(AssertionError):
-    pass
+    __test__ = False               # an exception, not a test class
 
 
-SCOPES = ("vm", "kernel", "once")
-
-
-def test(name, timeout=300, scope="vm"):
-    assert scope in SCOPES, scope
-
-    def deco(fn):
-        fn.test_name = name
-        fn.test_timeout = int(scaled(timeout))
-        fn.test_scope = scope
-        TESTS.append(fn)
-        return fn
-    return deco
+def check(cond, msg):
+    """Fail the test with msg unless cond (an assert that is never optimised away)."""
+    if not cond:
+        raise TestFailure(msg)
 
 
 class Ctx:
-    def __init__(self, name, kenv, initrd, module, outdir, verbose=False,
+    def __init__(self, name, kenv, initrd, module, outdir, echo=None,
                  qemu=None, qemu_version=None):
         self.name = name
+        self._t0 = time.monotonic()               # the test's start (log times)
         self.qemu = qemu                          # path of qemu-system-x86_64 (or wrapper)
         self.qemu_version = qemu_version          # e.g. (7, 2)
         self.kenv = kenv
@@ -72,18 +62,22 @@ class Ctx:
         self.driver = module_name(module) if module else None
         self.guest_ko = "/lib/modules/%s.ko" % self.driver if module else None
         self.outdir = outdir
-        self.verbose = verbose
+        self.echo = echo                          # prints a log line live (pytest -v)
         self.vms = []
         self.notes = []
-        self.logf = open(os.path.join(outdir, name + ".log"), "w")
+        path = os.path.join(outdir, name + ".log")
+        open(path, "w").close()
+        # appending: the runner adds tracebacks and captured output to it too
+        self.logf = open(path, "a")
 
     # -- reporting -------------------------------------------------------------
     def log(self, msg):
-        line = "[%8.2f] %s" % (time.monotonic() - self._t0, msg) if hasattr(self, "_t0") else msg
-        self.logf.write(line + "\n")
-        self.logf.flush()
-        if self.verbose:
-            print("    " + line, flush=True)
+        line = "[%8.2f] %s" % (time.monotonic() - self._t0, msg)
+        if not self.logf.closed:
+            self.logf.write(line + "\n")
+            self.logf.flush()
+        if self.echo:
+            self.echo("    " + line)
 
     def note(self, msg):
         self.notes.append(msg)
@@ -135,6 +129,8 @@ class Ctx:
             finally:
                 vm.close()
         self.vms = []
+        for p in problems:
+            self.log("guest console: " + p)
         self.logf.close()
         return problems
 
@@ -163,40 +159,106 @@ class Ctx:
                 raise TestFailure("driver %s did not bind a device within %ds" % (driver, timeout))
             time.sleep(0.2)
 
-    def set_target(self, vm, target_mib, timeout=60, exact=True):
-        """balloon to target_mib logical size and wait until actual == target.
-
-        Returns the seconds it took. With exact=False just wait until actual
-        stops changing and return (seconds, actual_mib)."""
-        timeout = scaled(timeout)
+    def set_target(self, vm, target_mib, timeout=60):
+        """balloon to target_mib logical size and wait until actual == target;
+        return the seconds it took."""
         t0 = time.monotonic()
         vm.qmp.balloon(target_mib * MiB)
-        want = target_mib * MiB
-        deadline = t0 + timeout
-        while True:
-            actual = vm.qmp.query_balloon()
-            if actual == want:
-                dt = time.monotonic() - t0
-                self.log("target %d MiB reached in %.2fs" % (target_mib, dt))
-                return dt
-            if time.monotonic() > deadline:
-                raise TestFailure("actual %d bytes (%.1f MiB) != target %d MiB after %ds" % (
-                    actual, actual / MiB, target_mib, timeout))
-            time.sleep(0.05)
+        dt = wait_actual(vm, target_mib, timeout, since=t0)
+        self.log("target %d MiB reached in %.2fs" % (target_mib, dt))
+        return dt
 
+
+# ---------------------------------------------------------------------------
+# the guest's state, as the tests read it
+
+def wait_actual(vm, target_mib, timeout=60, poll=0.05, since=None, on_sample=None):
+    """Wait until QEMU's actual (query-balloon) equals target_mib; return
+    the seconds since `since` (a time.monotonic(), e.g. from before the
+    balloon command; default: now), which the timeout counts from too.
+    on_sample(actual_bytes, seconds) sees every reading (the bench traces
+    the balloon and QEMU's RSS with it).  The timeout is scaled by
+    MB_TIMEOUT_SCALE."""
+    timeout = scaled(timeout)
+    t0 = time.monotonic() if since is None else since
+    while True:
+        actual = vm.qmp.query_balloon()
+        dt = time.monotonic() - t0
+        if on_sample:
+            on_sample(actual, dt)
+        if actual == target_mib * MiB:
+            return dt
+        if dt > timeout:
+            raise TestFailure("actual %d bytes (%.1f MiB) != target %d MiB after %ds"
+                              % (actual, actual / MiB, target_mib, timeout))
+        time.sleep(poll)
+
+
+def kv(line):
+    """'a=1 b=x' -> {'a': 1, 'b': 'x'} (numbers as int or float; 0x.. hex)."""
+    d = {}
+    for item in line.split():
+        k, _, v = item.partition("=")
+        if re.fullmatch(r"\d+", v):
+            d[k] = int(v)
+        elif re.fullmatch(r"0x[0-9a-f]+", v):
+            d[k] = int(v, 16)
+        elif re.fullmatch(r"\d+\.\d+", v):
+            d[k] = float(v)
+        else:
+            d[k] = v
+    return d
+
+
+def mbnl_dump(vm, required=True):
+    """The one balloon device of memballoon's netlink dump (mbnl dump) as a
+    dict.  required=False: {} when there is none (another driver bound, the
+    family not registered) instead of failing."""
+    rc, out = vm.run("mbnl dump")
+    devs = [kv(line) for line in out.splitlines() if "id=" in line] if rc == 0 else []
+    devs = [d for d in devs if "id" in d]
+    if not required and len(devs) != 1:
+        return {}
+    check(rc == 0, "mbnl dump failed: %s" % out.strip())
+    check(len(devs) == 1, "expected one device in the dump, got %r" % out)
+    return devs[0]
+
+
+def vmstat(vm):
+    """The guest's /proc/vmstat as {counter: int}."""
+    return {k: int(v) for k, v in (line.split() for line in vm.sh("cat /proc/vmstat").splitlines()
+                                   if len(line.split()) == 2 and line.split()[1].isdigit())}
+
+
+def balloon_pages_held(vm):
+    """Pages the kernel's balloon core still counts as ballooned, by any
+    driver: balloon_inflate - balloon_deflate in /proc/vmstat (exact)."""
+    vs = vmstat(vm)
+    return vs.get("balloon_inflate", 0) - vs.get("balloon_deflate", 0)
+
+
+def settle_free(vm):
+    """meminfo with MemFree counting the pages parked on per-CPU free lists
+    too (newer kernels keep tens of MiB there after a large free, and
+    MemFree leaves them out)."""
+    mi = vm.meminfo()
+    pcp = sum(int(x) for x in re.findall(r"^\s+count:\s+(\d+)", vm.sh("cat /proc/zoneinfo"), re.M))
+    mi["MemFree"] += pcp * 4
+    return mi
+
+
+# ---------------------------------------------------------------------------
+# kernels and modules
 
 def kernel_env(a):
     """The guest kernel a tool boots: --kernel-env FILE (KEY=VALUE lines from
     scripts/guest-kernel.sh), --vmlinuz/--moddir/--kdir or VMLINUZ etc. in
     the environment, else the default guest kernel (fetched if needed)."""
     import subprocess
+    from matrix import parse_env
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-    def parse(text):
-        return dict(l.split("=", 1) for l in text.splitlines()
-                    if "=" in l and not l.startswith("#"))
     if getattr(a, "kernel_env", None):
-        env = parse(open(a.kernel_env).read())
+        env = parse_env(open(a.kernel_env).read())
     elif getattr(a, "vmlinuz", None) or os.environ.get("VMLINUZ"):
         env = {"VMLINUZ": a.vmlinuz or os.environ["VMLINUZ"],
                "MODDIR": a.moddir or os.environ.get("MODDIR", ""),
@@ -204,7 +266,7 @@ def kernel_env(a):
     else:
         out = subprocess.run(["sh", os.path.join(repo, "scripts", "guest-kernel.sh")],
                              check=True, stdout=subprocess.PIPE, text=True).stdout
-        env = parse(out)
+        env = parse_env(out)
     for k in ("VMLINUZ", "MODDIR"):
         if not env.get(k) or not os.path.exists(env[k]):
             raise SystemExit("kernel %s missing (%r)" % (k, env.get(k)))

@@ -1,7 +1,8 @@
 """Environment knobs of the VM tests, read once.
 
 MB_TIMEOUT_SCALE  (default 1) multiplies every timeout the harness knows of:
-                  a test's alarm (@test), Ctx.set_target, Ctx.wait_bound,
+                  a test's time limit (pytest.mark.timeout, scaled in
+                  conftest.py), Ctx.set_target, wait_actual, Ctx.wait_bound,
                   VM.run, QMP.wait_event, suspend/resume waits, and (at most
                   x2) the VM boot.  scripts/check-debug.sh sets it for the
                   debug kernel, which runs many times slower under TCG.

@@ -5,11 +5,16 @@ fetched, module built, QEMU found) through the scripts in scripts/.
 Kernels are named by where they come from, so the names stay true when a
 suite moves to a newer kernel; the label printed in test names comes from the
 resolved version (6.1, 6.1-cloud, 6.1-rt, 6.12, 7.3, ...).
+
+plan() turns the command line into cells; tests/vm/conftest.py makes them
+pytest parameters and sets each one up (Plan.setup) when its first test runs.
 """
+import fnmatch
 import os
 import re
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -205,3 +210,149 @@ def initramfs(kernel, module, out, log):
     _run([sys.executable, os.path.join(SCRIPTS, "mkinitramfs.py"),
           "--moddir", kernel.env["MODDIR"], "--module", module, "--out", out], log)
     return out
+
+
+# ---------------------------------------------------------------------------
+# the cells of one run
+
+SCOPES = ("once", "kernel", "vm")      # in the order a run goes through them
+
+
+def cell_selects(pat, name):
+    """pat: comma separated globs; "!glob" excludes, e.g. "*,!daemon_*"."""
+    pats = [p for p in pat.split(",") if p]
+    return (any(fnmatch.fnmatch(name, p) for p in pats if not p.startswith("!"))
+            and not any(fnmatch.fnmatch(name, p[1:]) for p in pats if p.startswith("!")))
+
+
+class Cell:
+    """One place in the matrix: "once" (no kernel: checkpatch), "kernel" (a
+    kernel's headers: build_w1) or "vm" (a kernel booted under one QEMU, with
+    select, the globs of the tests that run there).  Plan.setup fills in the
+    rest."""
+
+    def __init__(self, scope, kernel=None, qemu=None, select="*"):
+        self.scope, self.kernel, self.qemu, self.select = scope, kernel, qemu, select
+        self.kenv = {}
+        self.module = self.initrd = None
+        self.qemu_path = self.qemu_version = None
+        self.ready = False
+        self.error = None          # why the setup failed (SetupError, OSError)
+        self.seconds = 0.0         # setup time
+
+    @property
+    def id(self):
+        """The cell as given (kernel id, QEMU version): pytest's parameter id,
+        known before anything is fetched, e.g. bookworm-backports/qemu-7.2."""
+        if self.scope == "once":
+            return ""
+        if self.scope == "kernel":
+            return self.kernel.spec
+        return "%s/qemu-%s" % (self.kernel.spec, self.qemu)
+
+    @property
+    def label(self):
+        """The cell as resolved (kernel and QEMU versions), e.g. 6.12/qemu-7.2;
+        the id until the setup resolved it."""
+        if self.scope == "once":
+            return ""
+        if self.scope == "kernel":
+            return self.kernel.label
+        ver = "qemu-%d.%d" % self.qemu_version if self.qemu_version else "qemu-" + self.qemu
+        return "%s/%s" % (self.kernel.label, ver)
+
+    def selects(self, test_name):
+        return cell_selects(self.select, test_name)
+
+    def outdir(self, base):
+        return os.path.join(base, self.label.replace("/", "-")) if self.label else base
+
+
+class Plan:
+    """The cells of one run and what their setups share: each kernel is
+    fetched, and the module built and packed into an initramfs, once per run
+    (outputs in <out>/kernels, their logs in <out>/setup.log)."""
+
+    def __init__(self, cells, out, module="build"):
+        self.cells = cells
+        self.out = out
+        self.module_mode = module        # build, intree or a .ko path
+        self.vm_kernels = {c.kernel for c in cells if c.scope == "vm"}
+        self._initrds = {}
+        self._log = None
+
+    def log(self):
+        if self._log is None:
+            os.makedirs(self.out, exist_ok=True)
+            self._log = open(os.path.join(self.out, "setup.log"), "a")
+        return self._log
+
+    def close(self):
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def setup(self, cell):
+        """Get the cell ready (once); raise SetupError if it cannot be."""
+        if cell.ready:
+            return cell
+        if cell.error is None:
+            t0 = time.monotonic()
+            try:
+                self._setup(cell)
+                cell.ready = True
+            except (SetupError, OSError) as e:
+                cell.error = e
+            cell.seconds = time.monotonic() - t0
+        if cell.error is not None:
+            raise SetupError(str(cell.error))
+        return cell
+
+    def _setup(self, cell):
+        log = self.log()
+        kdir = os.path.join(self.out, "kernels")
+        if cell.kernel:
+            cell.kenv = cell.kernel.setup(cell.kernel in self.vm_kernels, kdir, log)
+        if cell.scope != "vm":
+            return
+        cell.qemu_path, cell.qemu_version = find_qemu(cell.qemu, log)
+        if cell.kernel not in self._initrds:
+            if self.module_mode == "build":
+                module = cell.kernel.module(os.path.join(kdir, "module-%s" % cell.kernel.label),
+                                            log)
+            elif self.module_mode == "intree":
+                module = cell.kernel.intree_module()
+            else:
+                module = os.path.abspath(self.module_mode)
+                if not os.path.exists(module):
+                    raise SetupError("module under test not found: %s (build it first)" % module)
+            initrd = initramfs(cell.kernel, module, os.path.join(
+                kdir, "initramfs-%s.cpio.gz" % cell.kernel.label), log)
+            self._initrds[cell.kernel] = (module, initrd)
+        cell.module, cell.initrd = self._initrds[cell.kernel]
+
+
+def plan(matrix=None, kernels=(), qemus=(), kernel_env=None):
+    """The cells of a run, in the order they run: the once cell, one per
+    kernel to build on, one per kernel x QEMU.  With a matrix, kernels and
+    qemus narrow it down; without, the VM tests run on every kernel (default
+    bookworm) x QEMU (default the system's)."""
+    known = {}
+
+    def kernel(spec):
+        if spec not in known:
+            known[spec] = Kernel(spec)
+        return known[spec]
+
+    if matrix:
+        m = MATRICES[matrix]
+        build = [k for k in m["build"] if not kernels or k in kernels]
+        vm = [(k, q, sel) for k, q, sel in m["vm"]
+              if (not kernels or k in kernels) and (not qemus or q in qemus)]
+    else:
+        specs = list(kernels) + ([kernel_env] if kernel_env else [])
+        specs = specs or ["bookworm"]
+        build = specs
+        vm = [(k, q, "*") for k in specs for q in (qemus or ["system"])]
+    return ([Cell("once")] + [Cell("kernel", kernel(k)) for k in build]
+            + [Cell("vm", kernel(k), q, sel) for k, q, sel in vm])

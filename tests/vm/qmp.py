@@ -13,6 +13,24 @@ import time
 from knobs import scaled
 
 
+def connect_unix(path, deadline, alive=None):
+    """A stream socket connected to the unix socket path, retried until the
+    time.monotonic() deadline while its server starts; None after that.
+    alive(), if given, runs before every try (to raise if the server died)."""
+    while True:
+        if alive:
+            alive()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+
 class QMPError(Exception):
     pass
 
@@ -29,17 +47,9 @@ class QMP:
         self.events = []
         self.next_id = 1
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(path)
-                self.sock = s
-                break
-            except OSError:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise QMPTimeout("cannot connect to QMP socket %s" % path)
-                time.sleep(0.05)
+        self.sock = connect_unix(path, deadline)
+        if self.sock is None:
+            raise QMPTimeout("cannot connect to QMP socket %s" % path)
         greeting = self._read_msg(deadline)
         # QEMU 7.2 has been seen to send the RESUME of a starting guest ahead
         # of the greeting: keep such events, then expect the greeting.

@@ -6,7 +6,9 @@ loaded with insmod from /lib/modules/<driver>.ko in the initramfs.
 import re
 import time
 
-from harness import test, Skip, TestFailure
+import pytest
+
+from harness import Skip, TestFailure, balloon_pages_held, check, settle_free
 from knobs import GUEST_MIB, share
 from vm import MiB
 
@@ -21,11 +23,6 @@ ALLOC_FAIL_RE = re.compile(r"(?i)out of puff|alloc\w* fail|fail\w* to alloc|"
                            r"can't (get|alloc)|cannot alloc|could not alloc|"
                            r"unable to alloc")
 OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer")
-
-
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
 
 
 # ---------------------------------------------------------------------------
@@ -175,23 +172,6 @@ def wait_stable(ctx, vm, quiet=4.0, timeout=90):
     raise TestFailure("balloon never settled (actual %d MiB)" % (last // MiB))
 
 
-def balloon_pages_held(vm):
-    """Pages the kernel's balloon core still counts as ballooned, by any
-    driver: balloon_inflate - balloon_deflate in /proc/vmstat (exact)."""
-    vs = dict(l.split() for l in vm.sh("cat /proc/vmstat").splitlines() if " " in l)
-    return int(vs.get("balloon_inflate", 0)) - int(vs.get("balloon_deflate", 0))
-
-
-def settle_free(vm):
-    """meminfo with MemFree counting the pages parked on per-CPU free lists
-    too (newer kernels keep tens of MiB there after a large free, and
-    MemFree leaves them out)."""
-    mi = vm.meminfo()
-    pcp = sum(int(x) for x in re.findall(r"^\s+count:\s+(\d+)", vm.sh("cat /proc/zoneinfo"), re.M))
-    mi["MemFree"] += pcp * 4
-    return mi
-
-
 def count_re(text, rx):
     return sum(1 for line in text.splitlines() if rx.search(line))
 
@@ -199,26 +179,20 @@ def count_re(text, rx):
 # ---------------------------------------------------------------------------
 # tests
 
-@test("inflate_deflate", timeout=300)
-def t_inflate_deflate(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+@pytest.mark.timeout(300)
+def test_inflate_deflate(ctx, vm):
     check(vm.qmp.query_balloon() == RAM_MIB * MiB, "balloon not empty after load")
     inflate_deflate_body(ctx, vm)
 
 
-@test("stats", timeout=240)
-def t_stats(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+@pytest.mark.timeout(240)
+def test_stats(ctx, vm):
     vm.sh("mbtool touch 256")
     stats_body(ctx, vm)
 
 
-@test("unreasonable_targets", timeout=360)
-def t_unreasonable(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+@pytest.mark.timeout(360)
+def test_unreasonable_targets(ctx, vm):
     total0 = vm.meminfo()["MemTotal"]
     vm.qmp.take_events()
 
@@ -269,8 +243,8 @@ def t_unreasonable(ctx):
              % (settled // MiB, mi["MemFree"] // 1024, t_settle, fails, dt))
 
 
-@test("legacy", timeout=420)
-def t_legacy(ctx):
+@pytest.mark.timeout(420)
+def test_legacy(ctx):
     vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="disable-modern=on")
     ctx.load_driver(vm)
     # a legacy-only device has no VIRTIO_F_VERSION_1 (bit 32)
@@ -297,8 +271,8 @@ def first_balloon_change(ctx, vm):
     return seen[0]
 
 
-@test("legacy_actual", timeout=420)
-def t_legacy_actual(ctx):
+@pytest.mark.timeout(420)
+def test_legacy_actual(ctx):
     """On the legacy virtio-pci transport (disable-modern=on), QEMU reports
     only values of `actual` the balloon really held.  QEMU 7.2 sends a
     BALLOON_CHANGE for every config write that changes `actual`, and the
@@ -332,10 +306,8 @@ def t_legacy_actual(ctx):
     ctx.note("; ".join(notes))
 
 
-@test("unload", timeout=300)
-def t_unload(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+@pytest.mark.timeout(300)
+def test_unload(ctx, vm):
     vm.sh("mbtool touch 512")
     mi0 = settle_free(vm)
     ctx.set_target(vm, RAM_MIB - 1024)     # a 1 GiB balloon
@@ -366,8 +338,8 @@ def t_unload(ctx):
     ctx.note("rmmod %.1fs with 1GiB balloon, reload+512MiB %.1fs" % (t_rmmod, dt))
 
 
-@test("takeover", timeout=420)
-def t_takeover(ctx):
+@pytest.mark.timeout(420)
+def test_takeover(ctx):
     if ctx.driver == "virtio_balloon":
         raise Skip("module under test is the in-tree driver itself")
     vm = ctx.boot(mem_mib=RAM_MIB)
@@ -385,8 +357,8 @@ def t_takeover(ctx):
     inflate_deflate_body(ctx, vm, nonresident_ok=True)
 
 
-@test("hotunplug", timeout=300)
-def t_hotunplug(ctx):
+@pytest.mark.timeout(300)
+def test_hotunplug(ctx):
     """device_del with an inflated balloon gives every page back; device_add
     of a new balloon binds the (still loaded) driver, which then works."""
     vm = ctx.boot(mem_mib=RAM_MIB)
@@ -418,8 +390,8 @@ def t_hotunplug(ctx):
 MMIO_MODES = (("legacy", []), ("modern", ["-global", "virtio-mmio.force-legacy=false"]))
 
 
-@test("mmio", timeout=600)
-def t_mmio(ctx):
+@pytest.mark.timeout(600)
+def test_mmio(ctx):
     """virtio-mmio on QEMU's microvm machine (the transport of Firecracker
     and Cloud Hypervisor style VMMs), as legacy MMIO (microvm's default) and
     as virtio 1.0 MMIO: the driver binds, reaches each target exactly, its

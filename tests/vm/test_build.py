@@ -1,11 +1,12 @@
-"""Host-side checks of the driver's source: a W=1 build and checkpatch."""
+"""Host-side checks of the driver's source: W=1 builds out of tree and in
+tree, checkpatch, sparse, and the generated netlink code."""
 import glob
 import os
 import subprocess
 import tempfile
 import time
 
-from harness import test
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -16,8 +17,9 @@ def driver_sources():
                                                   os.path.join(REPO, "Kconfig")]
 
 
-@test("build_w1", timeout=600, scope="kernel")
-def build_w1(ctx):
+@pytest.mark.timeout(600)
+@pytest.mark.kernel
+def test_build_w1(ctx):
     """The module builds against the kernel's headers with W=1, no warnings.
 
     scripts/build-module.sh builds a fresh copy of driver/ (on the host, or in
@@ -44,8 +46,9 @@ def build_w1(ctx):
     ctx.note("kernel %s, %s" % (ctx.kenv.get("KVER", "?"), where))
 
 
-@test("checkpatch", timeout=300, scope="once")
-def checkpatch(ctx):
+@pytest.mark.timeout(300)
+@pytest.mark.once
+def test_checkpatch(ctx):
     """checkpatch.pl --no-tree --strict finds nothing in the driver."""
     p = subprocess.run(["sh", os.path.join(REPO, "scripts", "checkpatch.sh")] + driver_sources(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -54,8 +57,9 @@ def checkpatch(ctx):
     ctx.note("%d files clean" % len(driver_sources()))
 
 
-@test("netlink_generated", timeout=600, scope="once")
-def netlink_generated(ctx):
+@pytest.mark.timeout(600)
+@pytest.mark.once
+def test_netlink_generated(ctx):
     """The committed UAPI header, kernel policies and ops (driver/netlink-gen.[ch])
     and userspace's names (include/memballoon-names.h) are exactly what the
     kernel's ynl-gen-c makes of the spec today: nobody edited them by hand
@@ -69,8 +73,9 @@ def netlink_generated(ctx):
     ctx.note(lines[-1].split(": ", 1)[-1])
 
 
-@test("sparse", timeout=900, scope="kernel")
-def sparse(ctx):
+@pytest.mark.timeout(900)
+@pytest.mark.kernel
+def test_sparse(ctx):
     """sparse (make C=2, endianness on) checks every driver file against the
     kernel and reports nothing (scripts/check-sparse.sh; 7.x in its kernel
     source tree, whose Makefile can validate sparse)."""
@@ -85,8 +90,9 @@ def sparse(ctx):
     ctx.note(lines[-1].split(": ", 2)[-1])
 
 
-@test("intree_w1", timeout=1800, scope="once")
-def intree_w1(ctx):
+@pytest.mark.timeout(1800)
+@pytest.mark.once
+def test_intree_w1(ctx):
     """The driver builds in tree without a warning: driver/ copied into
     drivers/virtio/ of the newest Debian kernel source, Kconfig's entry in
     the virtio menu and driver/Kbuild's lines in drivers/virtio/Makefile,

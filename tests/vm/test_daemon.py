@@ -42,7 +42,9 @@ import tempfile
 import threading
 import time
 
-from harness import test, Skip, TestFailure
+import pytest
+
+from harness import Skip, TestFailure, check
 from vm import MiB
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -55,11 +57,6 @@ GUEST_MODULES = ["virtio_console", "virtio_net", "vsock_loopback"]
 PRESSURE_LATENCY_S = 1.0
 MB_USER, MB_UID, MB_GID = "memballoon", 990, 990
 _initrds = {}
-
-
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
 
 
 # ---------------------------------------------------------------------------
@@ -319,8 +316,8 @@ def close_to(a, b, rel=0.05, absolute=8 * 1024):
 # ---------------------------------------------------------------------------
 # tests
 
-@test("daemon_channels", timeout=360)
-def t_daemon_channels(ctx):
+@pytest.mark.timeout(360)
+def test_daemon_channels(ctx):
     g = Guest(ctx, daemon_args="--set request_timeout=2 --set max_clients=3")
     try:
         vm = g.vm
@@ -451,8 +448,8 @@ def t_daemon_channels(ctx):
         g.close()
 
 
-@test("daemon_pressure", timeout=360)
-def t_daemon_pressure(ctx):
+@pytest.mark.timeout(360)
+def test_daemon_pressure(ctx):
     g = Guest(ctx, balloon_opts="deflate-on-oom=on",
               daemon_args="--set release_on_pressure=yes --set release_full_avg10=5 "
                           "--set release_hold=2 --set release_mib=128 --set release_interval=60")
@@ -504,8 +501,8 @@ def t_daemon_pressure(ctx):
         g.close()
 
 
-@test("daemon_admin", timeout=360)
-def t_daemon_admin(ctx):
+@pytest.mark.timeout(360)
+def test_daemon_admin(ctx):
     g = Guest(ctx, balloon_opts="deflate-on-oom=on")
     try:
         vm = g.vm
@@ -655,8 +652,8 @@ def tcp_flood(port, seconds, result):
     result["answers"] = answers
 
 
-@test("daemon_hostile", timeout=600)
-def t_daemon_hostile(ctx):
+@pytest.mark.timeout(600)
+def test_daemon_hostile(ctx):
     g = Guest(ctx, daemon_args="--set max_clients=4 --set idle_timeout=%d" % HOSTILE_IDLE_S)
     try:
         vm = g.vm
@@ -819,8 +816,8 @@ def serial_snapshot(g, what):
           "%s: serial snapshot %r" % (what, json.dumps(snap)[:300]))
 
 
-@test("daemon_privileges", timeout=480)
-def t_daemon_privileges(ctx):
+@pytest.mark.timeout(480)
+def test_daemon_privileges(ctx):
     g = Guest(ctx, balloon_opts="deflate-on-oom=on")
     try:
         vm = g.vm

@@ -33,8 +33,10 @@ import os
 import re
 import time
 
-import harness
-from harness import test, Skip, TestFailure
+import pytest
+
+from harness import Skip, TestFailure, check, wait_actual
+from harness import balloon_pages_held as held
 from knobs import GUEST_MIB, scaled, share
 from vm import MiB, AgentError
 
@@ -54,11 +56,6 @@ DEBUG_PROBLEM_RE = re.compile(
 
 # ---------------------------------------------------------------------------
 # helpers
-
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
-
 
 def need(vm, path, what):
     rc, _ = vm.run("test -e %s" % path)
@@ -113,28 +110,6 @@ def kmemleak_ours(ctx, vm, ranges, label):
     if recs:
         ctx.log("kmemleak report:\n" + report[:20000])
     return ours, len(recs), dt
-
-
-def vmstat(vm):
-    return dict(l.split() for l in vm.sh("cat /proc/vmstat").splitlines() if " " in l)
-
-
-def held(vm):
-    vs = vmstat(vm)
-    return int(vs.get("balloon_inflate", 0)) - int(vs.get("balloon_deflate", 0))
-
-
-def wait_actual(ctx, vm, target_mib, timeout):
-    """Wait until query-balloon actual == target; return seconds or fail."""
-    t0 = time.monotonic()
-    while True:
-        a = vm.qmp.query_balloon()
-        if a == target_mib * MiB:
-            return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            raise TestFailure("actual %.1f MiB != target %d MiB after %ds"
-                              % (a / MiB, target_mib, timeout))
-        time.sleep(0.2)
 
 
 # ---------------------------------------------------------------------------
@@ -196,8 +171,8 @@ def in_fail_task(cmd):
     return "sh -c 'echo 1 > /proc/self/make-it-fail; exec %s'" % cmd
 
 
-@test("debug_fault_injection", timeout=1500)
-def t_fault_injection(ctx):
+@pytest.mark.timeout(1500)
+def test_debug_fault_injection(ctx):
     """failslab and fail_page_alloc aimed at the driver's tasks during probe,
     inflate, deflate, stats polling and netlink requests: no WARN/KASAN/
     lockdep report, the driver backs off and converges to the target exactly
@@ -267,7 +242,7 @@ def t_fault_injection(ctx):
     check_console(vm, "inflate under injection")
     # injection stopped: the driver must converge on its own (its backoff is
     # at most 5 s), without a new target to wake it
-    dt = wait_actual(ctx, vm, share(1024), scaled(120))
+    dt = wait_actual(vm, share(1024), 120, poll=0.2)
     notes.append("inflate: %d failures injected, at %d MiB when stopped, exact %.1fs later; "
                  "%d of 20 netlink requests failed" % (n_inflate, mid, dt, fails))
     check(n_inflate > 0, "no failure was injected while inflating (is make-it-fail honoured?)")
@@ -290,7 +265,7 @@ def t_fault_injection(ctx):
     kworkers_fail(vm, False)
     fi_off(vm)
     check_console(vm, "deflate under injection")
-    dt = wait_actual(ctx, vm, share(768), scaled(180))
+    dt = wait_actual(vm, share(768), 180, poll=0.2)
     notes.append("deflate/re-inflate: %d injected, exact %.1fs later" % (n_deflate, dt))
     dev = vm.sh("mbnl dump")
     ctx.log("after injection: %s" % dev.strip())
@@ -377,8 +352,8 @@ def is_q35(ctx):
     return (ctx.kenv.get("QEMU_MACHINE") or "").split(",")[0] in ("q35", "pc-q35")
 
 
-@test("debug_lifecycle", timeout=3600)
-def t_lifecycle(ctx):
+@pytest.mark.timeout(3600)
+def test_debug_lifecycle(ctx):
     """MB_DEBUG_CYCLES (default 100) insmod/rmmod cycles with a 128 MiB target
     standing in the device (odd cycles unload mid-inflation, even ones at the
     target): the kernel's balloon count is 0 after every rmmod, MemTotal is
@@ -514,8 +489,8 @@ def t_lifecycle(ctx):
     ctx.note("; ".join(notes))
 
 
-@test("debug_kmemleak", timeout=900)
-def t_kmemleak(ctx):
+@pytest.mark.timeout(900)
+def test_debug_kmemleak(ctx):
     """Everything the driver allocates is freed: load, inflate, stats polling,
     netlink dump/events/floor, deflate-on-oom release, rmmod with a balloon;
     then kmemleak (scanned twice) reports nothing of ours."""
@@ -545,9 +520,8 @@ def t_kmemleak(ctx):
     ctx.note("no leak of ours (%d unrelated records), scan %.0fs" % (nrec, scan_s))
 
 
-def _stock(ctx, name):
+def _stock(ctx, fn):
     """Run a stock test's body with the balloon on a PCIe root port (q35)."""
-    fn = [t for t in harness.TESTS if t.test_name == name][0]
     if not is_q35(ctx):
         return fn(ctx)
     kw = hotplug_args()
@@ -571,22 +545,22 @@ def _stock(ctx, name):
         ctx.boot = orig_boot
 
 
-@test("debug_hotunplug", timeout=300)
-def t_hotunplug(ctx):
+@pytest.mark.timeout(300)
+def test_debug_hotunplug(ctx):
     """The stock hotunplug test, balloon behind a PCIe root port on q35."""
-    import test_balloon  # noqa: F401
-    _stock(ctx, "hotunplug")
+    import test_balloon
+    _stock(ctx, test_balloon.test_hotunplug)
 
 
-@test("debug_hotunplug_inflating", timeout=300)
-def t_hotunplug_inflating(ctx):
+@pytest.mark.timeout(300)
+def test_debug_hotunplug_inflating(ctx):
     """The stock hotunplug_inflating test, balloon behind a PCIe root port on q35."""
-    import test_features  # noqa: F401
-    _stock(ctx, "hotunplug_inflating")
+    import test_features
+    _stock(ctx, test_features.test_hotunplug_inflating)
 
 
-@test("debug_netlink_fuzz", timeout=900)
-def t_netlink_fuzz(ctx):
+@pytest.mark.timeout(900)
+def test_debug_netlink_fuzz(ctx):
     """mbnl fuzz as root and as nobody, with the balloon moving, under KASAN."""
     if ctx.driver != "memballoon":
         raise Skip("the netlink family is memballoon's")

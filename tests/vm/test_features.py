@@ -13,36 +13,17 @@ its own guest and prints what it measured on its PASS line.
 import re
 import time
 
-from harness import test, Skip, TestFailure, kernel_config
+import pytest
+
+from harness import Skip, check, kernel_config, kv, mbnl_dump
+from harness import balloon_pages_held, settle_free
 from knobs import GUEST_MIB, scaled, share
-from test_balloon import balloon_pages_held, settle_free
 from vm import MiB, VM, AgentError
 
 RAM_MIB = GUEST_MIB
 OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|Killed process")
 CORRUPT_RE = re.compile(r"pagealloc: (?:memory corruption|single bit error)")
 F_DEFLATE_ON_OOM, F_PAGE_POISON, F_REPORTING = 2, 4, 5
-
-
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
-
-
-def mbnl_dump(vm):
-    """The driver's devices as dicts, from the memballoon netlink family."""
-    rc, out = vm.run("mbnl dump")
-    check(rc == 0, "mbnl dump failed: %s" % out.strip())
-    devs = []
-    for line in out.splitlines():
-        d = {}
-        for kv in line.split():
-            k, _, v = kv.partition("=")
-            d[k] = int(v, 0) if re.fullmatch(r"(0x)?[0-9a-f]+", v) else v
-        if "id" in d:
-            devs.append(d)
-    check(len(devs) == 1, "expected one device in the dump, got %r" % out)
-    return devs[0]
 
 
 def hog(ctx, vm, mib, timeout=300):
@@ -71,8 +52,8 @@ def oom_workload(ctx, vm, driver_loader, tag):
     return rc, dt, kills, actual
 
 
-@test("deflate_on_oom", timeout=900)
-def t_deflate_on_oom(ctx):
+@pytest.mark.timeout(900)
+def test_deflate_on_oom(ctx):
     """A workload needing 1 GiB beyond a 512 MiB target completes without an
     OOM kill while the balloon still holds pages; MemTotal stays; the host
     sees actual move.  The in-tree driver runs the same workload for
@@ -109,8 +90,8 @@ def t_deflate_on_oom(ctx):
         v2.close()
 
 
-@test("reporting", timeout=300)
-def t_reporting(ctx):
+@pytest.mark.timeout(300)
+def test_reporting(ctx):
     """Free page reporting: 1 GiB written and freed in the guest leaves
     QEMU's RSS within seconds, without the balloon moving."""
     vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="free-page-reporting=on")
@@ -174,8 +155,8 @@ def poison_body(ctx, append, expect_discard, expect_poison=True):
     return rss1, rss_min, dev["reported_pages"]
 
 
-@test("poison", timeout=400)
-def t_poison(ctx):
+@pytest.mark.timeout(400)
+def test_poison(ctx):
     """PAGE_POISON is negotiated when freed pages carry content; reporting
     then stays correct: init_on_free=1 (poison_val 0) lets the host drop
     pages, page_poison=1 (0xaa) makes QEMU keep them; no corruption either way."""
@@ -252,8 +233,8 @@ def suspend_cycle(ctx, vm, how):
     return time.monotonic() - t0
 
 
-@test("suspend", timeout=400)
-def t_suspend(ctx):
+@pytest.mark.timeout(400)
+def test_suspend(ctx):
     """Freeze/restore with an inflated balloon (S3 woken by QMP system_wakeup,
     and suspend-to-idle woken by the RTC): the balloon is back at the target
     after resume and keeps following it."""
@@ -281,8 +262,8 @@ def t_suspend(ctx):
     ctx.note("resume at target: " + ", ".join(times))
 
 
-@test("hotunplug_inflating", timeout=300)
-def t_hotunplug_inflating(ctx):
+@pytest.mark.timeout(300)
+def test_hotunplug_inflating(ctx):
     """device_del while the balloon is inflating: every page back, no WARN;
     a re-plugged device binds and works."""
     vm = ctx.boot(mem_mib=RAM_MIB)
@@ -307,8 +288,8 @@ def t_hotunplug_inflating(ctx):
     ctx.note("unplugged at %d MiB mid-inflate, all back; replug+1GiB %.1fs" % (mid, dt))
 
 
-@test("netlink", timeout=400)
-def t_netlink(ctx):
+@pytest.mark.timeout(400)
+def test_netlink(ctx):
     """The memballoon family: state matches the host's view; events arrive;
     writes need privileges (netlink_admin tests which); floor and release
     work as documented; malformed requests from root and nobody get only
@@ -424,8 +405,8 @@ def t_netlink(ctx):
              % (latency * 1000, (h1 - h0) * 500, "+".join("%s(%s err)" % (c[0], c[1]) for c in counts)))
 
 
-@test("release_needs_deflate_on_oom", timeout=200)
-def t_release_eopnotsupp(ctx):
+@pytest.mark.timeout(200)
+def test_release_needs_deflate_on_oom(ctx):
     """Without DEFLATE_ON_OOM the host's target binds: release is refused."""
     if ctx.driver != "memballoon":
         raise Skip("the netlink family is memballoon's")
@@ -454,8 +435,8 @@ def migrate_to_file(ctx, vm, path):
     return time.monotonic() - t0, r["ram"]["transferred"]
 
 
-@test("free_page_hint", timeout=600)
-def t_free_page_hint(ctx):
+@pytest.mark.timeout(600)
+def test_free_page_hint(ctx):
     """During a live migration (to a file) the driver answers the host's
     command ID and hints its free memory; the migration completes, sends
     far less than without hinting, and a guest restored from the file finds
@@ -567,8 +548,8 @@ def fragment_memory(vm):
     return fill // 2
 
 
-@test("deflate_blocks", timeout=900)
-def t_deflate_blocks(ctx):
+@pytest.mark.timeout(900)
+def test_deflate_blocks(ctx):
     """The balloon keeps 2 MiB blocks whole and gives them back whole.
     quiet: a 1 GiB balloon taken from an untouched guest is at least 90%
     blocks; a deflate by less than a block (1 MiB) splits one, exactly,
@@ -680,22 +661,6 @@ EPERM_OUT = "error: 1 Operation not permitted"
 EBUSY_OUT = "error: 16 Device or resource busy"
 
 
-def kv(line):
-    """'a=1 b=x' -> {'a': 1, 'b': 'x'} (numbers as int or float)."""
-    d = {}
-    for item in line.split():
-        k, _, v = item.partition("=")
-        if re.fullmatch(r"\d+", v):
-            d[k] = int(v)
-        elif re.fullmatch(r"0x[0-9a-f]+", v):
-            d[k] = int(v, 16)
-        elif re.fullmatch(r"\d+\.\d+", v):
-            d[k] = float(v)
-        else:
-            d[k] = v
-    return d
-
-
 def listen(vm, path="/tmp/ev", seconds=120):
     """Start an mbnl listener in the guest (events to path) and wait until
     it has joined the events group."""
@@ -730,8 +695,8 @@ def reply_of(out):
     return dev[0], float(ms.group(1)) if ms else None
 
 
-@test("netlink_admin", timeout=400)
-def t_netlink_admin(ctx):
+@pytest.mark.timeout(400)
+def test_netlink_admin(ctx):
     """Admin commands need CAP_SYS_ADMIN: an unprivileged caller, a
     CAP_NET_ADMIN-only one (nobody or root) and a CAP_SYS_ADMIN-only one get
     EPERM for DEV_SET and DEV_RELEASE, the CAP_NET_ADMIN-only ones with the
@@ -830,8 +795,8 @@ def set_holdoff(vm, seconds):
     vm.sh("echo %d > /sys/module/memballoon/parameters/release_holdoff_s" % seconds)
 
 
-@test("release_during_inflate", timeout=300)
-def t_release_during_inflate(ctx):
+@pytest.mark.timeout(300)
+def test_release_during_inflate(ctx):
     """A release accepted while a large inflate pass runs stops that pass:
     at most the one request already with the host (4096 pages) goes in
     after the release was accepted, and the balloon does not grow again
@@ -884,8 +849,8 @@ def t_release_during_inflate(ctx):
              % (ev["release_pages"], rep["target_pages"], ms, ev["actual_pages"], samples, most, dt))
 
 
-@test("netlink_parallel", timeout=400)
-def t_netlink_parallel(ctx):
+@pytest.mark.timeout(400)
+def test_netlink_parallel(ctx):
     """Dumps while the balloon moves: every dump taken during a 1.75 GiB
     inflate and its deflate satisfies inflated - deflated == actual.  A
     release of 1.5 GiB while another process dumps again and again: the
@@ -947,8 +912,8 @@ def t_netlink_parallel(ctx):
                 doit_ms, d["dumps"], d["max_ms"]))
 
 
-@test("removed_last_event", timeout=300)
-def t_removed_last_event(ctx):
+@pytest.mark.timeout(300)
+def test_removed_last_event(ctx):
     """rmmod while the balloon inflates: a listener sees DEVICE_REMOVED for
     the device, and no event of that device after it; every page is back."""
     if ctx.driver != "memballoon":
@@ -1009,8 +974,8 @@ HINT_ORDER_PAGES = 1024          # 4 MiB blocks, in 4 KiB pages
 HINT_QUEUE = 1024                # QEMU's free page queue (VIRTQUEUE_MAX_SIZE)
 
 
-@test("hint_remove_stalled", timeout=600)
-def t_hint_remove_stalled(ctx):
+@pytest.mark.timeout(600)
+def test_hint_remove_stalled(ctx):
     """The host opens a free page hinting command and stops consuming hints
     (QEMU's hinting iothread stopped with ptrace during a slow migration):
     the driver fills the free page queue (1022 blocks of 4 MiB, one entry

@@ -9,23 +9,19 @@ import random
 import re
 import time
 
-from harness import test, TestFailure
+import pytest
+
+from harness import balloon_pages_held, check
 from knobs import GUEST_MIB, share
 from vm import MiB
-from test_balloon import balloon_pages_held
 
 RAM_MIB = GUEST_MIB
 DATA_FILES = 8
 DATA_MIB = 64          # 8 x 64 MiB of random data kept in tmpfs (RAM)
 
 
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
-
-
-@test("soak_integrity", timeout=900)
-def t_soak(ctx):
+@pytest.mark.timeout(900)
+def test_soak_integrity(ctx):
     """Guest data survives many random balloon moves under allocation churn."""
     n_targets = int(os.environ.get("MB_SOAK_TARGETS", "150"))
     seed = int(os.environ.get("MB_SOAK_SEED", "12345"))

@@ -8,8 +8,10 @@ tags to every host.
 import re
 import time
 
-from harness import test, TestFailure
-from test_balloon import RAM_MIB, U64_UNSET, stats_body, wait_fresh_stats
+import pytest
+
+from harness import check, vmstat as guest_vmstat
+from test_balloon import U64_UNSET, stats_body, wait_fresh_stats
 from vm import MiB
 
 EXT = ("stat-oom-kills", "stat-alloc-stalls", "stat-async-scans", "stat-direct-scans",
@@ -32,18 +34,9 @@ RD_MIB = 1536      # page cache filled from a RAM disk: reclaimable memory
 HOG_MIB = 1200     # then an allocation that needs most of it back
 
 
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
-
-
 def vmstat(vm):
     """The guest's /proc/vmstat counters behind each tag, in the tag's unit."""
-    counters = {}
-    for line in vm.sh("cat /proc/vmstat").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counters[parts[0]] = int(parts[1])
+    counters = guest_vmstat(vm)
     out = {}
     for tag, (rx, unit) in VMSTAT.items():
         r = re.compile(rx + "$")
@@ -66,10 +59,8 @@ def fmt(tag, v):
     return "%s=%s" % (tag[5:], "%.0fMiB" % (v / MiB) if VMSTAT[tag][1] == PAGE else v)
 
 
-@test("stats_extended", timeout=360)
-def t_stats_extended(ctx):
-    vm = ctx.boot(mem_mib=RAM_MIB)
-    ctx.load_driver(vm)
+@pytest.mark.timeout(360)
+def test_stats_extended(ctx, vm):
     vm.qmp.set_stats_interval(1)
     gs = wait_fresh_stats(vm, None, timeout=20)
     gs = wait_fresh_stats(vm, gs["last-update"])

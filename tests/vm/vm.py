@@ -24,13 +24,12 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
 from knobs import BOOT_SCALE, GUEST_MIB, TIMEOUT_SCALE
-from qmp import QMP
+from qmp import QMP, connect_unix
 
 MiB = 1024 * 1024
 PROBLEM_RE = re.compile(r"WARNING:|BUG:|Oops|Call Trace|KASAN|kernel BUG|"
@@ -173,18 +172,9 @@ class VM:
         return self
 
     def _agent_connect(self, path, deadline):
-        while True:
-            self._check_alive()
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(path)
-                self.agent = s
-                break
-            except OSError:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise AgentError("agent socket never appeared")
-                time.sleep(0.05)
+        self.agent = connect_unix(path, deadline, alive=self._check_alive)
+        if self.agent is None:
+            raise AgentError("agent socket never appeared")
         # Ping until the agent answers (bytes sent before it opened the tty
         # are lost or garbled; it ignores malformed lines).
         while True:
