@@ -205,7 +205,8 @@ if [ -n "$CH" ]; then
 	# Debian's top Makefile reads it (-include $(objtree)/.kernelvariables):
 	# out-of-tree builds in the chroot then use the compiler the tree was
 	# built with.
-	grep -q '^-include $(objtree)/.kernelvariables' "$SRC/Makefile" ||
+	# shellcheck disable=SC2016
+	grep -qF -- '-include $(objtree)/.kernelvariables' "$SRC/Makefile" ||
 		die "$SRC/Makefile does not read .kernelvariables (not Debian's source?)"
 	printf 'CC = %s\nHOSTCC = %s\n' "$GCC" "$GCC" >"$SRC/.kernelvariables"
 fi
@@ -294,7 +295,7 @@ log "building with -j$J ($CC), log: $LOGF"
 mk bzImage modules >>"$LOGF" 2>&1 || { tail -n 40 "$LOGF" >&2; die "kernel build failed"; }
 # (make kernelrelease before the build ignores CONFIG_LOCALVERSION: no auto.conf yet)
 KVER=$(cat "$SRC/include/config/kernel.release")
-rm -rf "$DIR/lib"
+rm -rf "${DIR:?}/lib"
 mk modules_install INSTALL_MOD_PATH="$DIR" INSTALL_MOD_STRIP=1 >>"$LOGF" 2>&1 ||
 	{ tail -n 20 "$LOGF" >&2; die "modules_install failed"; }
 MODDIR=$DIR/lib/modules/$KVER
