@@ -66,13 +66,28 @@ void mb_vq_acked(struct virtqueue *vq)
 }
 
 /*
+ * Kick @vq and wait until the device has used the one buffer on it.
+ * Returns -EIO when the device broke (hot-unplug, reset).
+ */
+int mb_kick_wait(struct memballoon *mb, struct virtqueue *vq)
+{
+	unsigned int len;
+
+	virtqueue_kick(vq);
+	/* Recheck now and then: a broken device never interrupts us. */
+	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
+		if (virtqueue_is_broken(vq))
+			return -EIO;
+	return 0;
+}
+
+/*
  * Hand the first @n entries of pfns to the device on @vq and wait until it
  * has used them.  Returns -EIO when the device broke (hot-unplug, reset).
  */
 int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 {
 	struct scatterlist sg;
-	unsigned int len;
 	int err;
 
 	lockdep_assert_held(&mb->lock);
@@ -81,12 +96,7 @@ int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n)
 	err = virtqueue_add_outbuf(vq, &sg, 1, mb, GFP_KERNEL);
 	if (err)
 		return err;
-	virtqueue_kick(vq);
-	/* Recheck now and then: a broken device never interrupts us. */
-	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
-		if (virtqueue_is_broken(vq))
-			return -EIO;
-	return 0;
+	return mb_kick_wait(mb, vq);
 }
 
 /*

@@ -272,6 +272,7 @@ void mb_config_exit(struct memballoon *mb);
 
 /* balloon.c: inflate and deflate */
 void mb_vq_acked(struct virtqueue *vq);
+int mb_kick_wait(struct memballoon *mb, struct virtqueue *vq);
 int mb_tell_host(struct memballoon *mb, struct virtqueue *vq, unsigned int n);
 unsigned int mb_page_to_pfns(struct memballoon *mb, unsigned int idx,
 			     struct page *page, unsigned int nr);

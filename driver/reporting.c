@@ -34,7 +34,7 @@ static int mb_report(struct page_reporting_dev_info *prdev,
 					     pr_dev_info);
 	struct virtqueue *vq = mb->vqs[MB_VQ_REPORTING];
 	struct scatterlist *s;
-	unsigned int len, i;
+	unsigned int i;
 	u64 bytes = 0;
 	int err;
 
@@ -42,10 +42,9 @@ static int mb_report(struct page_reporting_dev_info *prdev,
 	err = virtqueue_add_inbuf(vq, sg, nents, mb, GFP_NOWAIT | __GFP_NOWARN);
 	if (err)
 		return err;
-	virtqueue_kick(vq);
-	while (!wait_event_timeout(mb->acked, virtqueue_get_buf(vq, &len), HZ))
-		if (virtqueue_is_broken(vq))
-			return -EIO;
+	err = mb_kick_wait(mb, vq);
+	if (err)
+		return err;
 
 	for_each_sg(sg, s, nents, i)
 		bytes += s->length;
