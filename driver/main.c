@@ -14,8 +14,9 @@
  * stats.c answers the stats queue; migrate.c lets compaction move balloon
  * pages; oom.c deflates on OOM; reporting.c reports free pages and sets
  * page poison; hint.c hints free pages for migration; netlink.c is the
- * memballoon generic netlink family; memballoon.h holds the shared state
- * and its locking; compat.h (with compat-probe.sh) every kernel-version
+ * memballoon generic netlink family, whose policies and ops netlink-gen.[ch]
+ * hold (generated from its spec: make netlink); memballoon.h holds the
+ * shared state and its locking; compat.h (with compat-probe.sh) every kernel-version
  * difference.
  *
  * Life cycle: probe creates only the queues of negotiated features (later
