@@ -328,7 +328,7 @@ static unsigned long mb_inflate_alloc(struct memballoon *mb,
 	if (nr > 1) {
 		mb->alloc_want = min_t(unsigned long, room - MB_PAGES_PER_REQ,
 				       MB_PAGES_PER_REQ);
-		queue_work(system_unbound_wq, &mb->alloc_work);
+		queue_work(mb_unbound_wq, &mb->alloc_work);
 	}
 	mb_batch_alloc(mb, batch[0],
 		       min_t(unsigned long, room, MB_PAGES_PER_REQ));

@@ -30,4 +30,7 @@ grep -q -- "pre_doit)(const struct genl_split_ops" "$src/include/net/genetlink.h
 has mmzone.h "PGSCAN_KSWAPD," && echo -DMB_HAVE_NODE_STAT_RECLAIM
 # 7.x: ballooned pages are a node stat ("Balloon:" in /proc/meminfo).
 has mmzone.h "NR_BALLOON_PAGES," && echo -DMB_HAVE_NR_BALLOON_PAGES
+# 6.17 (and stable backports): system_dfl_wq is the unbound workqueue;
+# 7.x warns about work queued on the old name, system_unbound_wq.
+has workqueue.h "struct workqueue_struct \*system_dfl_wq;" && echo -DMB_HAVE_SYSTEM_DFL_WQ
 exit 0

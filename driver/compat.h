@@ -270,4 +270,14 @@ static inline void mb_shrinker_destroy(struct shrinker *s)
 }
 #endif
 
+/*
+ * The unbound system workqueue: system_dfl_wq since 6.17 (and its stable
+ * backports); 7.x warns about work queued on system_unbound_wq.
+ */
+#ifdef MB_HAVE_SYSTEM_DFL_WQ
+#define mb_unbound_wq system_dfl_wq
+#else
+#define mb_unbound_wq system_unbound_wq
+#endif
+
 #endif /* _MEMBALLOON_COMPAT_H */
