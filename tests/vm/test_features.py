@@ -940,10 +940,10 @@ def test_removed_last_event(ctx):
     check("device_removed" in names, "no device_removed event: %s" % names)
     last = names.index("device_removed")
     check(last == len(names) - 1, "events after device_removed: %s" % names[last + 1:])
-    check("actual-changed" in names[:last], "no actual-changed before the removal: %s" % names)
+    check("actual_changed" in names[:last], "no actual_changed before the removal: %s" % names)
     check(evs[last]["actual_pages"] == 0, "device_removed says actual_pages=%d" % evs[last]["actual_pages"])
     check(balloon_pages_held(vm) == 0, "%d pages still ballooned" % balloon_pages_held(vm))
-    ctx.note("%d events, device-removed last; removed while %d MiB ballooned"
+    ctx.note("%d events, device_removed last; removed while %d MiB ballooned"
              % (len(names), at_rmmod))
 
 
