@@ -5,11 +5,13 @@
  * The balloon holds two kinds of pages.  Blocks are 2 MiB allocations
  * (MB_BLOCK_ORDER), taken only when one is free right now; each stays one
  * allocation from inflate until it is freed with one __free_pages(), and
- * the host can drop it as a whole huge page.  Blocks are not movable: they
- * are allocated without __GFP_MOVABLE, so they never come from ZONE_MOVABLE
- * or CMA, and compaction leaves them alone.  Single pages are the balloon
- * core's 4 KiB balloon pages, movable by compaction (migrate.c): taken when
- * no block is free, and for what is left of a target smaller than a block.
+ * the host can drop it as a whole huge page.  Blocks cannot move; they come
+ * from the Movable free lists of the kernel zones (never ZONE_MOVABLE), and
+ * each fills its pageblock, so compaction has nothing to gain from them and
+ * the guest reuses a deflated block as readily as any other free memory.
+ * Single pages are the balloon core's 4 KiB balloon pages, movable by
+ * compaction (migrate.c): taken when no block is free, and for what is
+ * left of a target smaller than a block.
  *
  * Inflating: pages are allocated outside any lock, never dipping into
  * reserves, never retrying hard and never warning; the balloon also stops
@@ -46,12 +48,16 @@
 
 /*
  * Blocks: only memory free right now (no reclaim, no compaction, no
- * kswapd), so a failed attempt never stalls the guest.  Not __GFP_MOVABLE:
- * a ballooned block cannot be migrated, and movable memory (ZONE_MOVABLE,
- * CMA) must stay movable for memory offlining and contiguous allocations.
+ * kswapd), so a failed attempt never stalls the guest.  __GFP_MOVABLE picks
+ * the Movable free lists, where the guest's workload allocates: a deflated
+ * block goes back there and is used again, rather than sitting in an
+ * Unmovable pageblock the workload leaves alone until the next inflate
+ * takes it back, memory the host already has.  No __GFP_HIGHMEM, so never
+ * ZONE_MOVABLE, whose memory must stay movable for offlining.  A block
+ * fills its pageblock (order 9 on x86), so it fragments nothing.
  */
-#define MB_BLOCK_GFP	((GFP_HIGHUSER & ~__GFP_RECLAIM) | __GFP_NOWARN | \
-			 __GFP_NOMEMALLOC)
+#define MB_BLOCK_GFP	(((GFP_USER | __GFP_MOVABLE) & ~__GFP_RECLAIM) | \
+			 __GFP_NOWARN | __GFP_NOMEMALLOC)
 
 static unsigned int reserve_mib;
 module_param(reserve_mib, uint, 0644);
