@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,28 @@ static unsigned long parse_ulong(const char *s, const char *what)
 		exit(2);
 	}
 	return v;
+}
+
+/* The arguments "MIB [SECONDS]"; false for a wrong count. */
+static bool parse_mib_secs(int argc, char **argv, unsigned long *mib,
+			   unsigned long *secs)
+{
+	if (argc < 1 || argc > 2)
+		return false;
+	*mib = parse_ulong(argv[0], "MiB");
+	*secs = argc == 2 ? parse_ulong(argv[1], "seconds") : 0;
+	return true;
+}
+
+/* Keep what was taken for @secs seconds, or until killed (0). */
+static void hold(unsigned long secs)
+{
+	if (secs) {
+		sleep((unsigned int)secs);
+	} else {
+		for (;;)
+			pause();
+	}
 }
 
 /* Map and write every page; returns the mapping or NULL. */
@@ -130,25 +153,17 @@ static int cmd_fill(int argc, char **argv)
 
 static int cmd_hog(int argc, char **argv)
 {
-	unsigned long mib, secs = 0;
+	unsigned long mib, secs;
 	char *p;
 
-	if (argc < 1 || argc > 2)
+	if (!parse_mib_secs(argc, argv, &mib, &secs))
 		return 2;
-	mib = parse_ulong(argv[0], "MiB");
-	if (argc == 2)
-		secs = parse_ulong(argv[1], "seconds");
 	p = alloc_touch(mib);
 	if (!p)
 		return 1;
 	printf("hogging\n");
 	fflush(stdout);
-	if (secs) {
-		sleep((unsigned int)secs);
-	} else {
-		for (;;)
-			pause();
-	}
+	hold(secs);
 	munmap(p, mib * MIB);
 	return 0;
 }
@@ -162,15 +177,12 @@ static int cmd_hog(int argc, char **argv)
 
 static int cmd_frag(int argc, char **argv)
 {
-	unsigned long mib, secs = 0;
+	unsigned long mib, secs;
 	size_t len, off;
 	char *p;
 
-	if (argc < 1 || argc > 2)
+	if (!parse_mib_secs(argc, argv, &mib, &secs))
 		return 2;
-	mib = parse_ulong(argv[0], "MiB");
-	if (argc == 2)
-		secs = parse_ulong(argv[1], "seconds");
 	len = mib * MIB;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -187,12 +199,7 @@ static int cmd_frag(int argc, char **argv)
 		madvise(p + off, FRAG_CHUNK, MADV_DONTNEED);
 	printf("fragmented %lu MiB, keeping half\n", mib);
 	fflush(stdout);
-	if (secs) {
-		sleep((unsigned int)secs);
-	} else {
-		for (;;)
-			pause();
-	}
+	hold(secs);
 	munmap(p, len);
 	return 0;
 }
