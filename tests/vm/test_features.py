@@ -537,9 +537,12 @@ def free_blocks_2m(vm):
 
 def fragment_memory(vm):
     """Leave (almost) no free 2 MiB block: mbtool frag takes the guest's
-    free memory less 96 MiB and gives every other 128 KiB back, holding
-    the rest (movable anonymous pages) until stop_fragmenting()."""
-    fill = vm.meminfo()["MemFree"] // 1024 - 96
+    free memory less a margin (1/16 of MemTotal, at least 96 MiB: a debug
+    kernel's slab grows by ~60 MiB while it runs) and gives every other
+    128 KiB back, holding the rest (movable anonymous pages) until it is
+    killed."""
+    mi = vm.meminfo()
+    fill = mi["MemFree"] // 1024 - max(96, mi["MemTotal"] // 1024 // 16)
     vm.sh("mbtool frag %d > /tmp/frag.log 2>&1 & echo $! > /tmp/frag.pid" % fill)
     deadline = time.monotonic() + scaled(300)
     while "fragmented" not in vm.sh("cat /tmp/frag.log"):
