@@ -48,6 +48,7 @@ sys.path.insert(0, HERE)
 
 import matrix  # noqa: E402
 from harness import Ctx, kernel_env, mbnl_dump, module_name, wait_actual  # noqa: E402
+from harness import trace_clear, trace_events, trace_start  # noqa: E402
 from vm import MiB  # noqa: E402
 
 
@@ -139,35 +140,18 @@ def guest_delta(a, b):
             "oom_kill": dd.get("oom_kill", 0)}
 
 
-TRACEFS = "/sys/kernel/tracing"
-TRACE_RE = re.compile(r"memballoon_(inflate|deflate): (.*)$")
-
-
-def trace_start(vm):
-    """Record memballoon's tracepoints in an empty buffer; False when the
-    driver has none (the in-tree driver, an older build)."""
-    rc, _ = vm.run("grep -q ' %s tracefs' /proc/mounts || mount -t tracefs nodev %s; "
-                   "echo 1 > %s/events/memballoon/enable && echo > %s/trace"
-                   % (TRACEFS, TRACEFS, TRACEFS, TRACEFS))
-    return rc == 0
-
-
 def trace_sums(vm):
     """Sums over the memballoon:inflate/deflate events since trace_start:
     requests, 4 KiB pages, 2 MiB blocks and every *_ns field (as seconds,
     "trace_<field>_s"), prefixed "trace_"."""
     out = {}
-    for line in vm.sh("cat %s/trace" % TRACEFS).splitlines():
-        m = TRACE_RE.search(line)
-        if not m:
-            continue
+    for ev in trace_events(vm):
         out["trace_reqs"] = out.get("trace_reqs", 0) + 1
-        for f in m.group(2).split():
-            k, _, v = f.partition("=")
-            if k == "dev":
+        for k, v in ev.items():
+            if k in ("dev", "event"):
                 continue
             key = "trace_%s_s" % k[:-3] if k.endswith("_ns") else "trace_" + k
-            out[key] = out.get(key, 0) + (int(v) / 1e9 if k.endswith("_ns") else int(v))
+            out[key] = out.get(key, 0) + (v / 1e9 if k.endswith("_ns") else v)
     return out
 
 
@@ -217,7 +201,7 @@ class Run:
         vm = self.vm
         g0 = guest_stat(vm)
         if self.traced:
-            vm.sh("echo > %s/trace" % TRACEFS)
+            trace_clear(vm)
         rss0 = vm.rss_kib()
         q0 = self.qsnap()
         peak = [rss0]

@@ -224,6 +224,39 @@ def mbnl_dump(vm, required=True):
     return devs[0]
 
 
+TRACEFS = "/sys/kernel/tracing"
+TRACE_RE = re.compile(r"memballoon_(inflate|deflate): (.*)$")
+
+
+def trace_start(vm):
+    """Record memballoon's tracepoints (memballoon:*) from now on, in an
+    empty trace buffer; False when the driver has none (the in-tree
+    driver, an older build)."""
+    rc, _ = vm.run("grep -q ' %s tracefs' /proc/mounts || mount -t tracefs nodev %s; "
+                   "echo 1 > %s/events/memballoon/enable && echo > %s/trace"
+                   % (TRACEFS, TRACEFS, TRACEFS, TRACEFS))
+    return rc == 0
+
+
+def trace_clear(vm):
+    """Empty the trace buffer; recording goes on."""
+    vm.sh("echo > %s/trace" % TRACEFS)
+
+
+def trace_events(vm):
+    """The memballoon events in the trace buffer, oldest first, as dicts:
+    {"event": "inflate"|"deflate", "pages": 4 KiB pages, "blocks": whole
+    2 MiB blocks among them, and the *_ns times}."""
+    evs = []
+    for line in vm.sh("cat %s/trace" % TRACEFS).splitlines():
+        m = TRACE_RE.search(line)
+        if m:
+            ev = {k: int(v) for k, _, v in (f.partition("=") for f in m.group(2).split())}
+            ev["event"] = m.group(1)
+            evs.append(ev)
+    return evs
+
+
 def vmstat(vm):
     """The guest's /proc/vmstat as {counter: int}."""
     return {k: int(v) for k, v in (line.split() for line in vm.sh("cat /proc/vmstat").splitlines()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from harness import Skip, check, kernel_config, kv, mbnl_dump
-from harness import balloon_pages_held, settle_free
+from harness import balloon_pages_held, settle_free, trace_clear, trace_events, trace_start
 from knobs import GUEST_MIB, scaled, share
 from vm import MiB, VM, AgentError
 
@@ -311,7 +311,7 @@ def test_netlink(ctx):
     guest_now = float(vm.sh("mbnl now").strip())
     h1 = time.time()
     offset = guest_now - (h0 + h1) / 2
-    trace_start(vm)
+    check(trace_start(vm), "memballoon's tracepoints cannot be enabled")
     vm.sh("(mbnl listen 30 > /tmp/ev 2>&1 &) ; sleep 0.5")
     t_cmd = time.time() + offset
     ctx.set_target(vm, share(1024))
@@ -496,30 +496,6 @@ def test_free_page_hint(ctx):
 
 
 BAD_PAGE_RE = re.compile(r"BUG: Bad page|Bad page state|bad_page|page dumped because")
-TRACEFS = "/sys/kernel/tracing"
-TRACE_RE = re.compile(r"memballoon_(inflate|deflate): (.*)$")
-
-
-def trace_start(vm):
-    """Record memballoon's tracepoints (memballoon:*) from now on, in an
-    empty trace buffer."""
-    vm.sh("grep -q ' %s tracefs' /proc/mounts || mount -t tracefs nodev %s; "
-          "echo 1 > %s/events/memballoon/enable; echo > %s/trace"
-          % (TRACEFS, TRACEFS, TRACEFS, TRACEFS))
-
-
-def trace_events(vm):
-    """The memballoon events in the trace buffer, oldest first, as dicts:
-    {"event": "inflate"|"deflate", "pages": 4 KiB pages, "blocks": whole
-    2 MiB blocks among them, and the *_ns times}."""
-    evs = []
-    for line in vm.sh("cat %s/trace" % TRACEFS).splitlines():
-        m = TRACE_RE.search(line)
-        if m:
-            ev = {k: int(v) for k, _, v in (f.partition("=") for f in m.group(2).split())}
-            ev["event"] = m.group(1)
-            evs.append(ev)
-    return evs
 
 
 def free_blocks_2m(vm):
@@ -569,7 +545,7 @@ def test_deflate_blocks(ctx):
     ctx.load_driver(vm)
     if ctx.driver != "memballoon":
         raise Skip("the memballoon tracepoints count the blocks")
-    trace_start(vm)
+    check(trace_start(vm), "memballoon's tracepoints cannot be enabled")
     total0 = vm.meminfo()["MemTotal"]
     notes = []
     for phase in ("quiet", "compacting"):
@@ -596,7 +572,7 @@ def test_deflate_blocks(ctx):
             check(blocks_in * 512 >= 0.9 * held, "only %d of %d ballooned pages are 2 MiB blocks"
                   % (blocks_in * 512, held))
             # less than a block: one block splits, the rest stays ballooned
-            vm.sh("echo > %s/trace" % TRACEFS)
+            trace_clear(vm)
             total_low = vm.meminfo()["MemTotal"]
             ctx.set_target(vm, RAM_MIB - balloon + 1, timeout=60)
             ev = trace_events(vm)
@@ -607,7 +583,7 @@ def test_deflate_blocks(ctx):
                   "1 MiB deflate, the balloon holds %d" % (balloon_pages_held(vm), held))
             grew = vm.meminfo()["MemTotal"] - total_low
             check(grew == 1024, "MemTotal grew by %d KiB on a 1 MiB deflate" % grew)
-        vm.sh("echo > %s/trace" % TRACEFS)
+        trace_clear(vm)
         free0, _ = free_blocks_2m(vm)
         dt = ctx.set_target(vm, RAM_MIB, timeout=180)
         free1, pcp = free_blocks_2m(vm)
@@ -638,7 +614,7 @@ def test_deflate_blocks(ctx):
         notes.append("%s: %d MiB, %d%% in blocks, back in %.1fs, free 2 MiB blocks +%d "
                      "(migrated %d)" % (phase, pages // 256, 100 * blocks * 512 // max(pages, 1),
                                         dt, free1 - free0, dev["migrated"]))
-        vm.sh("echo > %s/trace" % TRACEFS)
+        trace_clear(vm)
 
     # Use the memory again: a pattern unique to every word in most of RAM,
     # read back (a frame handed out twice would hold only the words last
