@@ -105,6 +105,15 @@ def read_ko(path):
 
 
 def modname(path):
+    """The name the kernel knows a module by: for a .ko file, the name in
+    its .modinfo (modinfo -F name), whatever the file is called; otherwise
+    the file name ("kernel/drivers/virtio/virtio_balloon.ko.xz",
+    "virtio_balloon")."""
+    if os.path.isfile(path):
+        p = subprocess.run(["modinfo", "-F", "name", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if p.returncode == 0 and p.stdout.strip():
+            return p.stdout.strip()
     base = os.path.basename(path)
     for ext in (".xz", ".gz", ".zst"):
         if base.endswith(ext):

@@ -467,10 +467,7 @@ class Bench:
                 raise SystemExit("bench: %s not found (make guest-module)" % path)
             sub = os.path.join(self.dir, drv)
             os.makedirs(sub, exist_ok=True)
-            # Named memballoon.ko whatever the file was called: the harness
-            # knows a module by its file name (a baseline is memballoon too).
-            copy = os.path.join(sub, "memballoon.ko" if drv == "baseline"
-                                else os.path.basename(path))
+            copy = os.path.join(sub, os.path.basename(path))
             shutil.copy(path, copy)
             initrd = os.path.join(sub, "initramfs.cpio.gz")
             subprocess.run([sys.executable, os.path.join(REPO, "scripts", "mkinitramfs.py"),

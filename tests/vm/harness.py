@@ -27,12 +27,18 @@ MB_TIMEOUT_SCALE, and ctx.boot()'s default RAM is MB_GUEST_MIB
 """
 import os
 import re
+import sys
 import time
 
 import pytest
 
 from knobs import GUEST_MIB, scaled
 from vm import VM, MiB
+
+# A module's name: one copy, with the initramfs that installs it by that name.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts"))
+from mkinitramfs import modname as module_name  # noqa: E402,F401
 
 # raise Skip("why") is pytest.skip("why")
 Skip = pytest.skip.Exception
@@ -333,12 +339,3 @@ def boot_failed_before_our_code(console, kver=None):
         console = console.replace(kver, "")
     return not re.search(r"memballoon|virtio_balloon", console)
 
-
-def module_name(path):
-    base = os.path.basename(path)
-    for ext in (".xz", ".gz", ".zst"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    if base.endswith(".ko"):
-        base = base[:-3]
-    return base.replace("-", "_")
