@@ -174,8 +174,9 @@ version:
 deb: deps
 	sh scripts/deb.sh $(BUILD)/deb
 
-# The DKMS source tree: dkms.conf, the driver, the UAPI header it includes
-# from ../include, and the version (scripts/version.sh --export)
+# The DKMS source tree: dkms.conf and its dkms-make.sh, the driver, the UAPI
+# header it includes from ../include, and the version (scripts/version.sh
+# --export)
 DKMS_SRC = $(DESTDIR)/usr/src/memballoon-$(MB_VERSION)
 dkms-src: MB_VERSION := $(shell sh scripts/version.sh)
 dkms-src:
@@ -185,6 +186,7 @@ dkms-src:
 		$(DKMS_SRC)/driver/
 	install -m 0644 include/uapi/linux/memballoon.h $(DKMS_SRC)/include/uapi/linux/
 	sh scripts/version.sh --export $(DKMS_SRC)
+	install -m 0644 packaging/dkms-make.sh $(DKMS_SRC)/
 	sed 's/#MODULE_VERSION#/$(MB_VERSION)/' packaging/dkms.conf >$(DKMS_SRC)/dkms.conf
 
 lint:
