@@ -7,7 +7,8 @@
 #   make demo            boot a guest and watch memballoon move its balloon
 #   make daemon          build memballoond and memballoonctl (daemon/)
 #   make check           the daemon's unit tests, build checks on every
-#                        supported kernel and the VM
+#                        supported kernel, the Debian packages (lintian,
+#                        DKMS) and the VM
 #                        suite on the kernel x QEMU cells of tests/vm/matrix.py
 #   make check-matrix    every VM test on every kernel x QEMU
 #   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
