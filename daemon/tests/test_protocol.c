@@ -156,9 +156,11 @@ static void mom_units(void **state)
 }
 
 /* MOM reply on c: swap_in and swap_out as numbers. */
-static void ask_swap(struct proto_conn *c, struct fake *f, const char *request,
-		     unsigned long long *in, unsigned long long *out)
+/* Send one MOM request on c; its reply's swap_in/swap_out are in and out. */
+static void expect_swap(struct proto_conn *c, struct fake *f, const char *request,
+			unsigned long long in, unsigned long long out)
 {
+	unsigned long long got_in, got_out;
 	struct strbuf sb;
 	const char *p;
 
@@ -166,7 +168,9 @@ static void ask_swap(struct proto_conn *c, struct fake *f, const char *request,
 	assert_int_equal(proto_feed(c, request, strlen(request), &f->v, &sb, 1), PROTO_CONTINUE);
 	p = strstr(sb_str(&sb), ",swap_in:");
 	assert_non_null(p);
-	assert_int_equal(sscanf(p, ",swap_in:%llu,swap_out:%llu,", in, out), 2);
+	assert_int_equal(sscanf(p, ",swap_in:%llu,swap_out:%llu,", &got_in, &got_out), 2);
+	assert_int_equal(got_in, in);
+	assert_int_equal(got_out, out);
 	sb_free(&sb);
 }
 
@@ -179,7 +183,6 @@ static void mom_swap_per_connection(void **state)
 {
 	struct env *t = *state;
 	struct proto_conn a, b;
-	unsigned long long in, out;
 
 	proto_conn_init(&a, true);
 	proto_conn_init(&b, true);
@@ -187,46 +190,29 @@ static void mom_swap_per_connection(void **state)
 	t->f.s.vm.pswpout = 500;
 
 	/* one connection, two requests */
-	ask_swap(&a, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 0);
-	assert_int_equal(out, 0);
+	expect_swap(&a, &t->f, "stats\n", 0, 0);
 	t->f.s.vm.pswpin += 25;
 	t->f.s.vm.pswpout += 7;
-	ask_swap(&a, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 25);
-	assert_int_equal(out, 7);
-	ask_swap(&a, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 0);
-	assert_int_equal(out, 0);
+	expect_swap(&a, &t->f, "stats\n", 25, 7);
+	expect_swap(&a, &t->f, "stats\n", 0, 0);
 
 	/* a second connection starts at 0 and does not take a's pages */
 	t->f.s.vm.pswpin += 10;
-	ask_swap(&b, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 0);
-	assert_int_equal(out, 0);
-	ask_swap(&a, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 10);
+	expect_swap(&b, &t->f, "stats\n", 0, 0);
+	expect_swap(&a, &t->f, "stats\n", 10, 0);
 	t->f.s.vm.pswpin += 4;
 	t->f.s.vm.pswpout += 2;
-	ask_swap(&b, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 4);
-	assert_int_equal(out, 2);
-	ask_swap(&a, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 4);
-	assert_int_equal(out, 2);
+	expect_swap(&b, &t->f, "stats\n", 4, 2);
+	expect_swap(&a, &t->f, "stats\n", 4, 2);
 
 	/* a bare "stats" (answered before its newline) counts the same way */
 	t->f.s.vm.pswpout += 3;
-	ask_swap(&b, &t->f, "stats", &in, &out);
-	assert_int_equal(in, 0);
-	assert_int_equal(out, 3);
+	expect_swap(&b, &t->f, "stats", 0, 3);
 
 	/* a conversation that starts over (serial port, new host process) starts at 0 */
 	t->f.s.vm.pswpin += 8;
 	proto_conn_init(&a, false);
-	ask_swap(&a, &t->f, "stats\n", &in, &out);
-	assert_int_equal(in, 0);
-	assert_int_equal(out, 0);
+	expect_swap(&a, &t->f, "stats\n", 0, 0);
 }
 
 static void mom_without_newline(void **state)
