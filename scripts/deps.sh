@@ -21,8 +21,9 @@ PKGS="$PKGS python3-yaml python3-jsonschema sparse"
 # tests/vm: the VM tests run under pytest, with its timeout plugin
 PKGS="$PKGS python3-pytest python3-pytest-timeout"
 # make deb and its check (deb_lintian): debhelper with dh_dkms, lintian,
-# and dkms itself, which builds the packaged module in a private tree
-PKGS="$PKGS debhelper dh-dkms dkms lintian"
+# and dkms itself, which builds the packaged module in a private tree and
+# signs it with a key it makes with openssl (deb_dkms)
+PKGS="$PKGS debhelper dh-dkms dkms lintian openssl"
 PKGS="$PKGS $*"
 
 missing=""
