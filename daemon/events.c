@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "daemon.h"
 #include "linux/memballoon.h"
@@ -31,7 +30,6 @@ void daemon_view(void *arg, struct view *v)
 	v->trigger = sampler_trigger(&d->sampler);
 	v->mono_ms = mono_now_ms();
 	v->wall_ms = wall_now_ms();
-	v->page_kib = (unsigned int)(sysconf(_SC_PAGESIZE) / 1024);
 	v->refresh = refresh_view;
 	v->refresh_arg = d;
 }

@@ -91,12 +91,13 @@ static bool handle_json(struct proto_conn *c, const char *line, size_t len,
 	return true;
 }
 
-static bool handle_mom(const char *line, size_t len, const struct view *v, struct strbuf *out)
+static bool handle_mom(struct proto_conn *c, const char *line, size_t len,
+		       const struct view *v, struct strbuf *out)
 {
 	struct view tmp;
 
 	if (len == 5 && !memcmp(line, "stats", 5)) {
-		report_mom_stats(out, fresh_view(v, &tmp));
+		report_mom_stats(out, fresh_view(v, &tmp), &c->mom);
 		return true;
 	}
 	sb_puts(out, "error:unknown request\n");
@@ -118,7 +119,7 @@ static enum proto_result handle_line(struct proto_conn *c, char *line, size_t le
 	if (c->kind == PROTO_JSON)
 		ok = handle_json(c, line, len, v, out);
 	else
-		ok = handle_mom(line, len, v, out);
+		ok = handle_mom(c, line, len, v, out);
 	if (ok) {
 		c->errors = 0;
 		return PROTO_CONTINUE;
@@ -207,7 +208,7 @@ enum proto_result proto_feed_limited(struct proto_conn *c, const char *data, siz
 		c->kind = PROTO_MOM;
 		c->errors = 0;
 		++*lines;
-		report_mom_stats(out, fresh_view(v, &tmp));
+		report_mom_stats(out, fresh_view(v, &tmp), &c->mom);
 	}
 	return PROTO_CONTINUE;
 }

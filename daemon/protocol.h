@@ -38,6 +38,7 @@ struct proto_conn {
 	bool discarding;	/* skipping the rest of an oversized line */
 	unsigned int errors;	/* consecutive bad requests */
 	uint64_t partial_since_ms;	/* when the pending partial line began; 0: none */
+	struct mom_swap mom;		/* MOM: swap counters at the previous "stats" */
 	size_t len;
 	char line[PROTO_LINE_MAX + 1];
 };

@@ -214,18 +214,26 @@ void report_action_event(struct strbuf *sb, const struct view *v, const char *ac
 }
 
 /*
- * MOM's GuestNetworkDaemon collector stores these under the same names its
- * libvirt collector (GuestMemory) uses, so they carry libvirt's meanings
- * (virsh dommemstat): mem_available is "available" = the guest's total
- * memory, mem_unused is "unused" = MemFree, mem_free is "usable" =
- * MemAvailable; memory in KiB, swap in KiB, faults as counts (minor =
- * pgfault, as the virtio balloon's stats queue reports it).
+ * MOM's GuestNetworkDaemon collector stores these under the names its
+ * libvirt collector (GuestMemory) uses, so the memory fields carry
+ * libvirt's meanings (virsh dommemstat): mem_available is "available" =
+ * the guest's total memory, mem_unused is "unused" = MemFree, mem_free is
+ * "usable" = MemAvailable, all in KiB; faults are cumulative counts (minor
+ * = pgfault, as the virtio balloon's stats queue reports it).  swap_in and
+ * swap_out follow the collector's own contract and MOM's guest daemon:
+ * pages swapped since the previous reply on this connection, 0 on the
+ * first (docs/ovirt.md).
  */
-void report_mom_stats(struct strbuf *sb, const struct view *v)
+static uint64_t mom_swap_delta(uint64_t now, uint64_t before)
+{
+	/* vmstat counters only grow; a smaller value means a new count began */
+	return now >= before ? now - before : 0;
+}
+
+void report_mom_stats(struct strbuf *sb, const struct view *v, struct mom_swap *prev)
 {
 	const struct sample *s = v->sample;
 	unsigned long long total = 0, unused = 0, usable = 0, swin = 0, swout = 0, maj = 0, min = 0;
-	unsigned int pk = v->page_kib ? v->page_kib : 4;
 
 	if (s && s->meminfo_ok) {
 		total = s->mem.total;
@@ -233,8 +241,13 @@ void report_mom_stats(struct strbuf *sb, const struct view *v)
 		usable = meminfo_available(&s->mem);
 	}
 	if (s && s->vmstat_ok) {
-		swin = U64(s->vm.pswpin) * pk;
-		swout = U64(s->vm.pswpout) * pk;
+		if (prev->valid) {
+			swin = mom_swap_delta(s->vm.pswpin, prev->pswpin);
+			swout = mom_swap_delta(s->vm.pswpout, prev->pswpout);
+		}
+		prev->valid = true;
+		prev->pswpin = s->vm.pswpin;
+		prev->pswpout = s->vm.pswpout;
 		maj = s->vm.pgmajfault;
 		min = s->vm.pgfault;
 	}

@@ -22,7 +22,6 @@ struct view {
 	bool driver_loaded;		/* the netlink family is registered */
 	const char *trigger;		/* active PSI trigger, NULL if none */
 	uint64_t mono_ms, wall_ms;	/* now */
-	unsigned int page_kib;		/* guest page size, for swap page counts */
 	/* re-read everything now and fill *fresh (snapshot and MOM requests); may be NULL */
 	void (*refresh)(void *arg, struct view *fresh);
 	void *refresh_arg;
@@ -43,7 +42,20 @@ void report_driver_event(struct strbuf *sb, const struct view *v, bool loaded);
 /* {"event":"action","action":"release",...}\n; err 0 or -errno */
 void report_action_event(struct strbuf *sb, const struct view *v, const char *action,
 			 const struct mb_dev *d, uint64_t pages, const char *reason, int err);
-/* mem_available:N,mem_unused:N,mem_free:N,swap_in:N,swap_out:N,major_fault:N,minor_fault:N\n */
-void report_mom_stats(struct strbuf *sb, const struct view *v);
+/*
+ * One connection's swap counters at its previous MOM "stats" reply: MOM's
+ * swap_in/swap_out are pages swapped since then.  Zeroed: no reply yet.
+ */
+struct mom_swap {
+	bool valid;
+	uint64_t pswpin, pswpout;	/* /proc/vmstat, pages */
+};
+
+/*
+ * mem_available:N,mem_unused:N,mem_free:N,swap_in:N,swap_out:N,major_fault:N,minor_fault:N\n
+ * swap_in/swap_out since the reply *prev remembers (0 on the first), which
+ * is then moved on to this one.
+ */
+void report_mom_stats(struct strbuf *sb, const struct view *v, struct mom_swap *prev);
 
 #endif

@@ -63,7 +63,6 @@ static void fake_view(void *arg, struct view *v)
 	memset(v, 0, sizeof(*v));
 	v->sample = &sample;
 	v->mono_ms = now;
-	v->page_kib = 4;
 }
 
 struct state {

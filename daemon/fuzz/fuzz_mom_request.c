@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct sample s;
 	struct mb_dev dev = { .id = 1, .name = "virtio1", .features = 0x7, .actual_pages = 5 };
 	struct view v = { .sample = &s, .devs = &dev, .ndevs = 1, .driver_loaded = true,
-			  .trigger = "some 150000 1000000", .page_kib = 4 };
+			  .trigger = "some 150000 1000000" };
 	struct proto_conn c;
 	struct strbuf out;
 	uint64_t now = 1;

@@ -312,8 +312,9 @@ def dropins(daemon, tmp):
         with open(os.path.join(d, "60-tcp.conf"), "w") as f:
             f.write("tcp = 127.0.0.1:%d\n" % new_port)
         p.send_signal(signal.SIGHUP)
-        check("a reload picks up a new drop-in", wait_for(lambda: listening(new_port)) and
-              not listening(drop_port), open(logpath).read()[-300:])
+        check("a reload picks up a new drop-in",
+              wait_for(lambda: listening(new_port) and not listening(drop_port), 10),
+              open(logpath).read()[-300:])
         # a broken drop-in is an error like a broken main file: nothing changes
         with open(os.path.join(d, "70-bad.conf"), "w") as f:
             f.write("max_clients = 0\n")

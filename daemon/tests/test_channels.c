@@ -32,7 +32,6 @@ static void fake_view(void *arg, struct view *v)
 	memset(v, 0, sizeof(*v));
 	v->sample = &fake_sample;
 	v->mono_ms = fake_now;
-	v->page_kib = 4;
 }
 
 struct rig {
@@ -633,6 +632,74 @@ static void limits_per_channel(void **state)
 	rig_done(&r);
 }
 
+/* The host's MOM request on fd, answered: its swap_in and swap_out. */
+static void tcp_mom_swap(struct rig *r, int fd, unsigned long long *in, unsigned long long *out)
+{
+	char buf[256];
+	const char *p;
+
+	put(fd, "stats\n");
+	pump(r);
+	assert_true(take(fd, buf, sizeof(buf)) > 0);
+	assert_int_equal(count_lines(buf, "mem_available:"), 1);
+	p = strstr(buf, ",swap_in:");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, ",swap_in:%llu,swap_out:%llu,", in, out), 2);
+}
+
+/*
+ * Two MOM collectors on TCP: each gets the pages swapped since its own
+ * previous "stats", 0 on its first; a collector that reconnects starts over.
+ */
+static void mom_swap_per_connection(void **state)
+{
+	unsigned long long in, out;
+	struct vmstat saved;
+	int port, a, b;
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, 1000, 0);
+	saved = fake_sample.vm;
+	fake_sample.vm.pswpin = 4000;
+	fake_sample.vm.pswpout = 9000;
+	port = tcp_listener(&r);
+	a = tcp_connect(port);
+	b = tcp_connect(port);
+	pump(&r);
+
+	tcp_mom_swap(&r, a, &in, &out);
+	assert_true(in == 0 && out == 0);
+	fake_sample.vm.pswpin += 12;
+	fake_sample.vm.pswpout += 30;
+	tcp_mom_swap(&r, a, &in, &out);
+	assert_true(in == 12 && out == 30);
+
+	fake_sample.vm.pswpin += 5;
+	tcp_mom_swap(&r, b, &in, &out);
+	assert_true(in == 0 && out == 0);
+	fake_sample.vm.pswpout += 2;
+	tcp_mom_swap(&r, b, &in, &out);
+	assert_true(in == 0 && out == 2);
+	tcp_mom_swap(&r, a, &in, &out);
+	assert_true(in == 5 && out == 2);
+
+	close(a);
+	pump(&r);
+	fake_sample.vm.pswpin += 1;
+	a = tcp_connect(port);
+	pump(&r);
+	tcp_mom_swap(&r, a, &in, &out);
+	assert_true(in == 0 && out == 0);
+	tcp_mom_swap(&r, b, &in, &out);
+	assert_true(in == 1 && out == 0);
+
+	close(a);
+	close(b);
+	fake_sample.vm = saved;
+	rig_done(&r);
+}
+
 /* tcp_allow is checked at accept, and again for open connections on reload. */
 static void tcp_allowlist(void **state)
 {
@@ -746,6 +813,7 @@ int run_channels_tests(void)
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(partial_writes),
 		cmocka_unit_test(limits_per_channel),
+		cmocka_unit_test(mom_swap_per_connection),
 		cmocka_unit_test(tcp_allowlist),
 		cmocka_unit_test(reload_listeners),
 		cmocka_unit_test(shutdown_all),

@@ -31,7 +31,7 @@ static void fake_init(struct fake *f)
 				  .actual_pages = 131072, .reserve_pages = 16384 };
 	f->v = (struct view){ .sample = &f->s, .devs = &f->dev, .ndevs = 1,
 			      .driver_loaded = true, .trigger = "some 150000 1000000",
-			      .mono_ms = 12345, .wall_ms = 1700000000000ull, .page_kib = 4,
+			      .mono_ms = 12345, .wall_ms = 1700000000000ull,
 			      .refresh = fake_refresh };
 	f->v.refresh_arg = f;
 }
@@ -105,21 +105,128 @@ static void mom_stats(void **state)
 static void mom_units(void **state)
 {
 	struct env *t = *state;
+	struct mom_swap prev = { 0 };
 
-	/* swap counters are pages in vmstat, KiB for MOM */
+	/* memory in KiB, faults as counts; the first reply's swap is 0 */
 	t->f.s.vm.pswpin = 10;
 	t->f.s.vm.pswpout = 3;
 	t->f.s.vm.pgmajfault = 7;
 	t->f.s.vm.pgfault = 99;
-	report_mom_stats(&t->out, &t->f.v);
+	report_mom_stats(&t->out, &t->f.v, &prev);
 	assert_string_equal(sb_str(&t->out), "mem_available:2014152,mem_unused:1965296,"
-			    "mem_free:1894428,swap_in:40,swap_out:12,major_fault:7,minor_fault:99\n");
-	/* no sample yet: zeros, still a well-formed line */
+			    "mem_free:1894428,swap_in:0,swap_out:0,major_fault:7,minor_fault:99\n");
+	/* swap in pages since that reply, not KiB: 4 KiB or 64 KiB pages alike */
+	t->f.s.vm.pswpin = 15;
+	t->f.s.vm.pswpout = 4;
+	sb_reset(&t->out);
+	report_mom_stats(&t->out, &t->f.v, &prev);
+	assert_string_equal(sb_str(&t->out), "mem_available:2014152,mem_unused:1965296,"
+			    "mem_free:1894428,swap_in:5,swap_out:1,major_fault:7,minor_fault:99\n");
+	/* no sample yet: zeros, still a well-formed line, and the counters kept */
 	t->f.v.sample = NULL;
 	sb_reset(&t->out);
-	report_mom_stats(&t->out, &t->f.v);
+	report_mom_stats(&t->out, &t->f.v, &prev);
 	assert_string_equal(sb_str(&t->out), "mem_available:0,mem_unused:0,mem_free:0,swap_in:0,"
 			    "swap_out:0,major_fault:0,minor_fault:0\n");
+	assert_true(prev.valid);
+	assert_int_equal(prev.pswpin, 15);
+	assert_int_equal(prev.pswpout, 4);
+	/* vmstat unreadable: the same */
+	t->f.v.sample = &t->f.s;
+	t->f.s.vmstat_ok = false;
+	t->f.s.vm.pswpin = 1000;
+	sb_reset(&t->out);
+	report_mom_stats(&t->out, &t->f.v, &prev);
+	assert_non_null(strstr(sb_str(&t->out), ",swap_in:0,swap_out:0,"));
+	assert_int_equal(prev.pswpin, 15);
+	/* readable again: everything since the last reply that had the counters */
+	t->f.s.vmstat_ok = true;
+	sb_reset(&t->out);
+	report_mom_stats(&t->out, &t->f.v, &prev);
+	assert_non_null(strstr(sb_str(&t->out), ",swap_in:985,swap_out:0,"));
+	/* a counter that went down (a new count): 0, and counting from there */
+	t->f.s.vm.pswpin = 200;
+	sb_reset(&t->out);
+	report_mom_stats(&t->out, &t->f.v, &prev);
+	assert_non_null(strstr(sb_str(&t->out), ",swap_in:0,swap_out:0,"));
+	t->f.s.vm.pswpin = 203;
+	sb_reset(&t->out);
+	report_mom_stats(&t->out, &t->f.v, &prev);
+	assert_non_null(strstr(sb_str(&t->out), ",swap_in:3,swap_out:0,"));
+}
+
+/* MOM reply on c: swap_in and swap_out as numbers. */
+static void ask_swap(struct proto_conn *c, struct fake *f, const char *request,
+		     unsigned long long *in, unsigned long long *out)
+{
+	struct strbuf sb;
+	const char *p;
+
+	sb_init(&sb, 0);
+	assert_int_equal(proto_feed(c, request, strlen(request), &f->v, &sb, 1), PROTO_CONTINUE);
+	p = strstr(sb_str(&sb), ",swap_in:");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, ",swap_in:%llu,swap_out:%llu,", in, out), 2);
+	sb_free(&sb);
+}
+
+/*
+ * MOM's contract: swap_in/swap_out are pages since the previous "stats" on
+ * the same connection; a connection's first reply says 0, whatever the
+ * other connections asked in between.
+ */
+static void mom_swap_per_connection(void **state)
+{
+	struct env *t = *state;
+	struct proto_conn a, b;
+	unsigned long long in, out;
+
+	proto_conn_init(&a, true);
+	proto_conn_init(&b, true);
+	t->f.s.vm.pswpin = 1000;
+	t->f.s.vm.pswpout = 500;
+
+	/* one connection, two requests */
+	ask_swap(&a, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 0);
+	assert_int_equal(out, 0);
+	t->f.s.vm.pswpin += 25;
+	t->f.s.vm.pswpout += 7;
+	ask_swap(&a, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 25);
+	assert_int_equal(out, 7);
+	ask_swap(&a, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 0);
+	assert_int_equal(out, 0);
+
+	/* a second connection starts at 0 and does not take a's pages */
+	t->f.s.vm.pswpin += 10;
+	ask_swap(&b, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 0);
+	assert_int_equal(out, 0);
+	ask_swap(&a, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 10);
+	t->f.s.vm.pswpin += 4;
+	t->f.s.vm.pswpout += 2;
+	ask_swap(&b, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 4);
+	assert_int_equal(out, 2);
+	ask_swap(&a, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 4);
+	assert_int_equal(out, 2);
+
+	/* a bare "stats" (answered before its newline) counts the same way */
+	t->f.s.vm.pswpout += 3;
+	ask_swap(&b, &t->f, "stats", &in, &out);
+	assert_int_equal(in, 0);
+	assert_int_equal(out, 3);
+
+	/* a conversation that starts over (serial port, new host process) starts at 0 */
+	t->f.s.vm.pswpin += 8;
+	proto_conn_init(&a, false);
+	ask_swap(&a, &t->f, "stats\n", &in, &out);
+	assert_int_equal(in, 0);
+	assert_int_equal(out, 0);
 }
 
 static void mom_without_newline(void **state)
@@ -375,6 +482,7 @@ int run_protocol_tests(void)
 	const struct CMUnitTest protocol[] = {
 		TEST(mom_stats),
 		TEST(mom_units),
+		TEST(mom_swap_per_connection),
 		TEST(mom_without_newline),
 		TEST(json_requests),
 		TEST(subscriptions),
