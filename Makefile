@@ -7,13 +7,23 @@
 #   make demo            boot a guest and watch memballoon move its balloon
 #   make daemon          build memballoond and memballoonctl (daemon/)
 #   make check           the daemon's unit tests, build checks on every
-#                        supported kernel and the VM
+#                        supported kernel, the Debian packages (lintian,
+#                        DKMS) and the VM
 #                        suite on the kernel x QEMU cells of tests/vm/matrix.py
 #   make check-matrix    every VM test on every kernel x QEMU
 #   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
 #                        fault injection; builds the kernel once, cached)
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
 #   make install         install the module for the running kernel
+#   make uninstall       remove what make install and make -C daemon install
+#                        installed (the daemon's config and user stay)
+#   make deb             the Debian packages memballoon-dkms and memballoond
+#                        in build/deb/, built from a copy of the tree and
+#                        checked with lintian (docs/packaging.md)
+#   make dkms-src DESTDIR=DIR   the DKMS source tree in
+#                        DIR/usr/src/memballoon-VERSION (what memballoon-dkms
+#                        installs)
+#   make version         print the version (scripts/version.sh)
 #   make lint            checkpatch on the driver
 #   make netlink         regenerate the netlink family's UAPI header, kernel
 #                        policies and ops, and userspace's name tables from
@@ -68,7 +78,7 @@ RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q
 PYTEST   = $(PYTHON) -m pytest tests/vm
 
 .PHONY: all module guest-module daemon deps kernel check check-matrix check-debug demo bench install lint \
-	netlink clean FORCE
+	netlink clean FORCE uninstall deb dkms-src version
 
 all: module
 
@@ -142,8 +152,43 @@ install: module
 	depmod -a $(KVER)
 endif
 
+ifeq ($(MODULE_VIA_SCRIPT),1)
+uninstall:
+	@echo "uninstall: no /lib/modules/$(KVER)/build: uninstall is for a kernel this machine has" >&2; exit 1
+else
+# modules_install puts an external module in extra/ (compressed as the
+# kernel's own modules are)
+uninstall:
+	rm -f /lib/modules/$(KVER)/extra/memballoon.ko /lib/modules/$(KVER)/extra/memballoon.ko.*
+	depmod -a $(KVER)
+	$(MAKE) -C daemon uninstall
+endif
+
 DRIVER_SOURCES = $(filter-out %.mod.c,$(wildcard driver/*.c)) \
 		 $(wildcard driver/*.h) driver/Kbuild Kconfig
+
+version:
+	@sh scripts/version.sh
+
+# memballoon-dkms and memballoond (scripts/deb.sh): two .deb files in
+# build/deb/, lintian clean
+deb: deps
+	sh scripts/deb.sh $(BUILD)/deb
+
+# The DKMS source tree: dkms.conf and its dkms-make.sh, the driver, the UAPI
+# header it includes from ../include, and the version (scripts/version.sh
+# --export)
+DKMS_SRC = $(DESTDIR)/usr/src/memballoon-$(MB_VERSION)
+dkms-src: MB_VERSION := $(shell sh scripts/version.sh)
+dkms-src:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/driver $(DKMS_SRC)/include/uapi/linux
+	install -m 0644 $(filter-out Kconfig,$(DRIVER_SOURCES)) driver/compat-probe.sh \
+		$(DKMS_SRC)/driver/
+	install -m 0644 include/uapi/linux/memballoon.h $(DKMS_SRC)/include/uapi/linux/
+	sh scripts/version.sh --export $(DKMS_SRC)
+	install -m 0644 packaging/dkms-make.sh $(DKMS_SRC)/
+	sed 's/#MODULE_VERSION#/$(MB_VERSION)/' packaging/dkms.conf >$(DKMS_SRC)/dkms.conf
 
 lint:
 	@sh scripts/checkpatch.sh $(DRIVER_SOURCES)

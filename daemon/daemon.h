@@ -35,7 +35,7 @@
 #include "sampler.h"
 #include "strbuf.h"
 
-#define MB_VERSION "0.1"
+/* MB_VERSION, the release, comes from daemon/Makefile (scripts/version.sh). */
 #define MAX_OVERRIDES 64
 
 /* A --set KEY=VALUE (or an option that names a key), applied after the files. */

@@ -21,7 +21,6 @@
 #include "report.h"
 #include "sample.h"
 
-#define VERSION "0.1"
 #define RELEASE_WAIT_S 30	/* release: wait this long for the driver's RELEASED event */
 
 static bool opt_json;
@@ -657,7 +656,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("memballoonctl %s\n", VERSION);
+			printf("memballoonctl %s\n", MB_VERSION);
 			return 0;
 		default:
 			usage(stderr);

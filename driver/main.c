@@ -358,3 +358,6 @@ module_exit(mb_exit);
 
 MODULE_DESCRIPTION("Virtio memory balloon driver with stats, built for speed and safety");
 MODULE_LICENSE("GPL");
+#ifdef MEMBALLOON_VERSION
+MODULE_VERSION(MEMBALLOON_VERSION);
+#endif

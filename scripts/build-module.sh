@@ -9,7 +9,8 @@
 #   ENV_FILE   KEY=VALUE lines from scripts/guest-kernel.sh
 #   MAKE_ARGS  e.g. W=1
 #   -o OUTDIR  where to build (default build/modules/<kver>): driver/ and
-#              include/ are copied to OUTDIR/driver and OUTDIR/include and the
+#              include/ are copied to OUTDIR/driver and OUTDIR/include (and the
+#              version to OUTDIR/VERSION, scripts/version.sh --export) and the
 #              module is built in OUTDIR/driver, so builds for different
 #              kernels never share objects
 #   -n         print what would be used (KVER, KDIR, how) and exit
@@ -135,6 +136,8 @@ for f in "$REPO"/driver/*.c "$REPO"/driver/*.h "$REPO"/driver/*.S "$REPO"/driver
 done
 rm -rf "$OUT/include"
 [ -d "$REPO/include" ] && cp -pR "$REPO/include" "$OUT/include"
+# The version (driver/Kbuild's MODULE_VERSION) as the checkout has it.
+sh "$REPO/scripts/version.sh" --export "$OUT"
 
 set -- -C "$KDIR" M="$MOD" CONFIG_DEBUG_INFO_BTF_MODULES= "$@" modules
 case "$HOW" in

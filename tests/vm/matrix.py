@@ -66,6 +66,8 @@ DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,repor
 
 # A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
 # are (kernel, qemu, test selection) and get the vm-scope tests selected.
+# Every matrix runs the once tests (checkpatch, netlink_generated,
+# intree_w1, and the packages: deb_lintian, deb_dkms).
 MATRICES = {
     # make check: build on every supported kernel; the whole VM suite on the
     # reference cell (bookworm's 6.1 and QEMU), the kernel-dependent tests on
