@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import distro
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SCRIPTS = os.path.join(REPO, "scripts")
@@ -74,6 +76,9 @@ MATRICES = {
     # 6.12, and the driver's tests on 7.x: the device-facing ones under
     # QEMU 10.0, the others under QEMU 7.2.
     "check": {
+        # and the distro tier once (tests/vm/test_distro.py: a Debian guest
+        # under libvirt installs the packages)
+        "distro": True,
         "build": SUPPORTED,
         "vm": [("bookworm", "7.2", ALL),
                ("bookworm-backports", "7.2", KAPI),
@@ -227,7 +232,7 @@ def initramfs(kernel, module, out, log):
 # ---------------------------------------------------------------------------
 # the cells of one run
 
-SCOPES = ("once", "kernel", "vm")      # in the order a run goes through them
+SCOPES = ("once", "kernel", "vm", "distro")   # in the order a run goes through them
 
 
 def cell_selects(pat, name):
@@ -239,13 +244,15 @@ def cell_selects(pat, name):
 
 class Cell:
     """One place in the matrix: "once" (no kernel: checkpatch), "kernel" (a
-    kernel's headers: build_w1) or "vm" (a kernel booted under one QEMU, with
-    select, the globs of the tests that run there).  Plan.setup fills in the
-    rest."""
+    kernel's headers: build_w1), "vm" (a kernel booted under one QEMU, with
+    select, the globs of the tests that run there) or "distro" (the Debian
+    guest image and the packages: tests/vm/distro.py).  Plan.setup fills in
+    the rest."""
 
     def __init__(self, scope, kernel=None, qemu=None, select="*"):
         self.scope, self.kernel, self.qemu, self.select = scope, kernel, qemu, select
-        self.kenv = {}
+        self.kenv = {}              # distro: the image's (scripts/distro-image.sh)
+        self.debs = {}              # distro: {package: .deb}
         self.module = self.initrd = None
         self.qemu_path = self.qemu_version = None
         self.ready = False
@@ -258,6 +265,8 @@ class Cell:
         known before anything is fetched, e.g. bookworm-backports/qemu-7.2."""
         if self.scope == "once":
             return ""
+        if self.scope == "distro":
+            return distro.LABEL
         if self.scope == "kernel":
             return self.kernel.spec
         return "%s/qemu-%s" % (self.kernel.spec, self.qemu)
@@ -268,6 +277,8 @@ class Cell:
         the id until the setup resolved it."""
         if self.scope == "once":
             return ""
+        if self.scope == "distro":
+            return distro.LABEL
         if self.scope == "kernel":
             return self.kernel.label
         ver = "qemu-%d.%d" % self.qemu_version if self.qemu_version else "qemu-" + self.qemu
@@ -322,6 +333,9 @@ class Plan:
 
     def _setup(self, cell):
         log = self.log()
+        if cell.scope == "distro":
+            distro.setup(cell, log)
+            return
         kdir = os.path.join(self.out, "kernels")
         if cell.kernel:
             cell.kenv = cell.kernel.setup(cell.kernel in self.vm_kernels, kdir, log)
@@ -346,9 +360,11 @@ class Plan:
 
 def plan(matrix=None, kernels=(), qemus=(), kernel_env=None):
     """The cells of a run, in the order they run: the once cell, one per
-    kernel to build on, one per kernel x QEMU.  With a matrix, kernels and
-    qemus narrow it down; without, the VM tests run on every kernel (default
-    bookworm) x QEMU (default the system's)."""
+    kernel to build on, one per kernel x QEMU, the distro cell.  With a
+    matrix, kernels and qemus narrow it down; without, the VM tests run on
+    every kernel (default bookworm) x QEMU (default the system's).  The
+    distro tier (its own kernel and QEMU) runs where the matrix has it, or
+    without a matrix, unless kernels or QEMUs are named."""
     known = {}
 
     def kernel(spec):
@@ -366,5 +382,8 @@ def plan(matrix=None, kernels=(), qemus=(), kernel_env=None):
         specs = specs or ["bookworm"]
         build = specs
         vm = [(k, q, "*") for k in specs for q in (qemus or ["system"])]
+    narrowed = bool(kernels or qemus or kernel_env)
+    with_distro = MATRICES[matrix].get("distro") if matrix else True
     return ([Cell("once")] + [Cell("kernel", kernel(k)) for k in build]
-            + [Cell("vm", kernel(k), q, sel) for k, q, sel in vm])
+            + [Cell("vm", kernel(k), q, sel) for k, q, sel in vm]
+            + ([Cell("distro")] if with_distro and not narrowed else []))
