@@ -32,11 +32,16 @@ VERSION=$(sh "$HERE/version.sh")
 DEBVER=$VERSION-1
 t0=$(date +%s)
 
+# OUTDIR is emptied: never the tree, a directory holding it, or /
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd -P)
+case "$(cd "$REPO" && pwd -P)/" in
+"$OUT"/*) die "will not empty $OUT: it holds the source tree" ;;
+esac
+[ "$OUT" != / ] || die "will not empty /"
 rm -rf "$OUT"
 SRC=$OUT/src/memballoon-$VERSION
 mkdir -p "$SRC"
-OUT=$(cd "$OUT" && pwd)
-SRC=$OUT/src/memballoon-$VERSION
 
 if [ "$(git -C "$REPO" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$REPO" && pwd -P)" ]; then
 	git -C "$REPO" ls-files --cached --others --exclude-standard |

@@ -154,6 +154,18 @@ def test_deb_lintian(ctx):
         check('AUTOINSTALL="yes"' in conf, "dkms.conf: no AUTOINSTALL")
         tree_version = open(os.path.join(root, src.lstrip("/"), "VERSION")).read().strip()
         check(tree_version == version, "the DKMS tree's VERSION is %s" % tree_version)
+        # bash completion: commands, then each command's options
+        stub = ('_init_completion() { cur=${COMP_WORDS[COMP_CWORD]}; '
+                'prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); '
+                'cword=$COMP_CWORD; }; . "$0"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); '
+                '_memballoonctl; echo "${COMPREPLY[*]}"')
+        completion = os.path.join(root, "usr/share/bash-completion/completions/memballoonctl")
+        for words, want_reply in ((["memballoonctl", ""], "status watch set-floor release"),
+                                  (["memballoonctl", "re"], "release"),
+                                  (["memballoonctl", "release", "--"], "--no-wait --timeout --json"),
+                                  (["memballoonctl", "watch", "--"], "--interval --json")):
+            reply = out_of(["bash", "-c", stub, completion] + words).strip()
+            check(reply == want_reply, "completion of %r: %r, not %r" % (words, reply, want_reply))
         for prog in ("usr/sbin/memballoond", "usr/bin/memballoonctl"):
             said = out_of([os.path.join(root, prog), "--version"]).strip()
             check(said == "%s %s" % (os.path.basename(prog), version),
