@@ -17,12 +17,16 @@
 #      bookworm, -updates, -security; no recommends), dpkg told to leave out
 #      documentation and the kernel's drivers no virtual machine has (GPUs,
 #      sound, media, wireless, InfiniBand, staging: ~190 MB of modules);
-#   2. a hook configures it: hostname, fstab by UUID, root without password
-#      (serial console ttyS0), GRUB's defaults (no menu delay, console=ttyS0),
-#      a first /boot/grub/grub.cfg (what update-grub makes, which the guest
-#      runs itself from then on: the kernel packages' postinst hooks), apt's
-#      daily timers off (they would hold apt's lock while a test installs),
-#      no apt sources (the guest has no network: tests copy packages in);
+#   2. hooks configure it: the initramfs holds only the modules
+#      /etc/initramfs-tools/modules lists (MODULES=list: virtio_pci,
+#      virtio_blk, ext4; MODULES=most takes minutes to rebuild under TCG),
+#      hostname, fstab by UUID, root without password (serial console
+#      ttyS0), GRUB's defaults (no menu delay, console=ttyS0), a first
+#      /boot/grub/grub.cfg (what update-grub makes, which the guest runs
+#      itself from then on: the kernel packages' postinst hooks), apt's daily
+#      timers off (they would hold apt's lock while a test installs) and
+#      e2scrub's (they only delay the boot), no apt sources (the guest has no
+#      network: tests copy packages in);
 #   3. grub-mkstandalone (grub-efi-amd64-bin, in the image) makes
 #      EFI/BOOT/BOOTX64.EFI, the removable-media path the firmware boots
 #      without NVRAM entries: it finds the root file system by UUID and reads
@@ -34,9 +38,9 @@
 #
 # The result is cached in ${MB_CACHE:-~/.cache/memballoon}/distro/<KEY>/,
 # KEY a hash of the suite, the package set and IMAGE_VERSION (bump it when
-# the way the image is made changes).  About 4 minutes and ~330 MB of
-# downloads once; the qcow2 is ~1 GB (the root file system holds 4 GiB, the
-# rest sparse).  Needs root (mmdebstrap in root mode, chroot).
+# the way the image is made changes).  About 7 minutes once on a busy
+# 2-core machine; the qcow2 is ~0.8 GB (the root file system holds 4 GiB,
+# the rest sparse).  Needs root (mmdebstrap in root mode, chroot).
 set -eu
 
 IMAGE_VERSION=2
