@@ -66,6 +66,7 @@ log() { echo "distro-image.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 key() {
+	# shellcheck disable=SC2086	# one package a line
 	printf '%s\n' "$IMAGE_VERSION" "$SUITE" $PKGS "$ROOT_MIB" "$ESP_MIB" |
 		sha256sum | cut -c1-12
 }
@@ -194,9 +195,11 @@ trap 'rm -rf "$WORK"' EXIT
 
 # The machine's Debian suites for its codename, as one-line sources (the
 # mirror is the machine's; nothing of it is written into the project).
+# shellcheck disable=SC1091
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 [ "$codename" = "$SUITE" ] || log "the machine is $codename; the image is $SUITE from the same mirror"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# shellcheck disable=SC2016	# apt's own $(FIELD) syntax
 apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(ORIGIN)' 'Identifier: Packages' |
 	awk -v cn="$codename" -v s="$SUITE" -v k="$KEYRING" '
 		$3 == "Debian" && ($2 == cn || $2 == cn "-updates" || $2 == cn "-security") {
