@@ -66,8 +66,15 @@ DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,repor
          "poison,netlink,soak_integrity,deflate_blocks,netlink_admin,release_during_inflate,"
          "netlink_parallel,removed_last_event,hint_remove_stalled,debug_*")
 
+# The distro tier (tests/vm/test_distro.py): make check installs the
+# packages in the Debian guest and checks what the host sees; make
+# check-distro adds their life cycle (removal, ...).
+DISTRO_CHECK = "distro_install,distro_setmem,distro_reload_restart,distro_no_balloon"
+
 # A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
-# are (kernel, qemu, test selection) and get the vm-scope tests selected.
+# are (kernel, qemu, test selection) and get the vm-scope tests selected;
+# "distro" selects the distro tier's tests and "once" the once tests (all
+# by default).
 # Every matrix runs the once tests (checkpatch, netlink_generated,
 # intree_w1, and the packages: deb_lintian, deb_dkms).
 MATRICES = {
@@ -76,15 +83,17 @@ MATRICES = {
     # 6.12, and the driver's tests on 7.x: the device-facing ones under
     # QEMU 10.0, the others under QEMU 7.2.
     "check": {
-        # and the distro tier once (tests/vm/test_distro.py: a Debian guest
-        # under libvirt installs the packages)
-        "distro": True,
+        # and the distro tier once (a Debian guest under libvirt installs
+        # the packages)
+        "distro": DISTRO_CHECK,
         "build": SUPPORTED,
         "vm": [("bookworm", "7.2", ALL),
                ("bookworm-backports", "7.2", KAPI),
                ("trixie-backports", "7.2", DRIVER_BUT_DEVICE),
                ("trixie-backports", "10.0", DEVICE)],
     },
+    # make check-distro: every test of the distro tier, nothing else.
+    "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
     # make check-matrix: everything on everything.
     "full": {
         "build": SUPPORTED,
@@ -383,7 +392,8 @@ def plan(matrix=None, kernels=(), qemus=(), kernel_env=None):
         build = specs
         vm = [(k, q, "*") for k in specs for q in (qemus or ["system"])]
     narrowed = bool(kernels or qemus or kernel_env)
-    with_distro = MATRICES[matrix].get("distro") if matrix else True
-    return ([Cell("once")] + [Cell("kernel", kernel(k)) for k in build]
+    distro_sel = MATRICES[matrix].get("distro") if matrix else DISTRO_CHECK
+    once_sel = MATRICES[matrix].get("once", "*") if matrix else "*"
+    return ([Cell("once", select=once_sel)] + [Cell("kernel", kernel(k)) for k in build]
             + [Cell("vm", kernel(k), q, sel) for k, q, sel in vm]
-            + ([Cell("distro")] if with_distro and not narrowed else []))
+            + ([Cell("distro", select=distro_sel)] if distro_sel and not narrowed else []))

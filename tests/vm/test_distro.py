@@ -45,6 +45,8 @@ def guest(ctx, guest_holder):
     if g.lv.proc is None:
         g.start()
         ctx.log("libvirtd: started in %.1fs (%s)" % (g.lv.start_seconds, g.lv.uri))
+    if g.running and not g.balloon:
+        g.shutdown()                # distro_no_balloon's guest: back to a balloon
     if not g.running:
         g.boot(balloon=True)
     yield g
@@ -105,6 +107,8 @@ def install(g):
     driver = balloon_driver(g)
     check(driver == "virtio_balloon", "before the install the balloon's driver is %r, "
           "not virtio_balloon" % driver)
+    # what the file system holds before (distro_purge compares)
+    g.sh("find / -xdev -path /proc -prune -o -print | sort > /var/tmp/files.before", timeout=300)
     t0 = time.monotonic()
     debs = [g.copy_in(p) for p in sorted(g.cell.debs.values())]
     t["copy"] = time.monotonic() - t0
@@ -133,7 +137,8 @@ def test_distro_install(ctx, guest):
     """apt install ./memballoon-dkms_*.deb ./memballoond_*.deb in a guest
     with no network: DKMS builds the module for the running kernel; after a
     reboot (a power cycle: Guest.reboot says why) memballoon owns the
-    balloon (virtio_balloon not loaded) and
+    balloon (virtio_balloon not loaded), signed with the MOK key DKMS made,
+    and
     memballoond is active, reached READY (Type=notify), shows its status
     line in systemctl status and answers on the channel; nothing it logged
     is an error."""
@@ -161,6 +166,16 @@ def test_distro_install(ctx, guest):
     loaded = g.sh("cat /sys/module/memballoon/version").strip()
     check(loaded == version.rsplit("-", 1)[0], "the loaded module is version %s, the package %s"
           % (loaded, version))
+    # Secure Boot's half in the guest: DKMS made its MOK key pair at the
+    # first build and signed the module with it (docs/packaging.md: enrol
+    # it with mokutil): the signature names the certificate's serial
+    signer = g.sh("modinfo -F signer memballoon").strip()
+    check(signer == "DKMS module signing key", "memballoon.ko's signer: %r" % signer)
+    key_id = g.sh("modinfo -F sig_key memballoon").strip().replace(":", "").upper()
+    serial = g.sh("openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -serial"
+                  ).strip().split("=")[-1].upper()
+    check(key_id and key_id == serial, "memballoon.ko signed by key %s, DKMS's MOK "
+          "certificate has serial %s" % (key_id, serial))
     # the daemon
     u = g.unit("memballoond", "ActiveState", "SubState", "Type", "NotifyAccess", "StatusText",
                "UnitFileState", "MainPID", "NRestarts")
@@ -413,3 +428,54 @@ def test_distro_no_balloon(ctx, guest):
     g.log("memballoonctl status (rc %d): %s" % (rc, out.strip()))
     check("no balloon device" in out, "memballoonctl status: %s" % out.strip())
     ctx.note("boot %s; %s" % (distro.boot_summary(phases), u["StatusText"]))
+
+
+# What may change on the guest's root file system between a moment before the
+# install and one after the purge without being a file the packages left:
+# the package manager's and systemd's own records, logs, caches, the .deb
+# files the test copied into /root, and dkms's own signing key (dkms, which
+# made it at the first build, stays installed).
+CHURN = re.compile(r"^/(var/log|var/lib/dpkg|var/lib/apt|var/cache|var/lib/systemd|var/tmp|tmp|"
+                   r"root)(/|$)|^/var/lib/dkms/mok\.(key|pub)$")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.distro
+def test_distro_purge(ctx, guest):
+    """apt purge of both packages: dpkg knows neither any more, no file they
+    or DKMS installed is left (the file system is what it was before the
+    install, but for CHURN), and after a reboot virtio_balloon owns the
+    balloon again and virsh setmem lands with it."""
+    g = guest
+    install(g)
+    t0 = time.monotonic()
+    rc, out = g.run("DEBIAN_FRONTEND=noninteractive apt purge -y memballoon-dkms memballoond",
+                    timeout=600)
+    purge_s = time.monotonic() - t0
+    g.log("apt purge (%.0fs, rc %d):\n%s" % (purge_s, rc, out))
+    check(rc == 0, "apt purge failed (rc %d): %s" % (rc, out.strip().splitlines()[-2:]))
+    # dpkg may remember a purged package as "pn" (wanted purged, not installed)
+    out = g.sh("dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 'memballoon*' "
+               "2>/dev/null || true")
+    left = [l for l in out.splitlines() if l.strip() and l.split()[0][1:2] != "n"]
+    check(not left, "dpkg after the purge: %s" % left)
+    diff = g.sh("find / -xdev -path /proc -prune -o -print | sort > /var/tmp/files.after; "
+                "diff /var/tmp/files.before /var/tmp/files.after || true", timeout=300)
+    added = [l[2:] for l in diff.splitlines() if l.startswith("> ")]
+    removed = [l[2:] for l in diff.splitlines() if l.startswith("< ")]
+    g.log("after the purge, new: %s; gone: %s" % (added, removed))
+    stray = [f for f in added + removed if not CHURN.match(f)]
+    check(not stray, "after the purge %d paths differ from before the install: %s"
+          % (len(stray), ", ".join(stray[:8])))
+    u = g.unit("memballoond", "LoadState", "ActiveState")
+    check(u["LoadState"] == "not-found" and u["ActiveState"] == "inactive",
+          "memballoond after the purge: %s" % u)
+    phases = g.reboot()
+    check(balloon_driver(g) == "virtio_balloon", "after the purge and a reboot the balloon's "
+          "driver is %r" % balloon_driver(g))
+    g.setmem(1024)
+    secs = g.wait_actual(1024)
+    g.setmem(distro.GUEST_MIB)
+    g.wait_actual(distro.GUEST_MIB)
+    ctx.note("purge %.0fs, %d paths of churn; reboot %s; virtio_balloon to 1024 MiB in %.1fs"
+             % (purge_s, len(added) + len(removed), distro.boot_summary(phases), secs))
