@@ -96,13 +96,49 @@ def setup(cell, log):
     cell.debs = debs(log)
 
 
+BACKPORTS = "bookworm-backports"
+# What the image lacks for a 6.12 kernel's headers: linux-kbuild-6.12 runs
+# pahole (bookworm's: 1.24), with its libraries.
+KBUILD_DEPS = ("pahole", "libbpf1", "libdw1")
+
+
+def backports_kernel(dest, log):
+    """The packages `apt install -t bookworm-backports linux-image-amd64
+    linux-headers-amd64` brings into the image, downloaded into dest with
+    scripts/apt-suite.sh; return the kernel release (6.12.95+deb12-amd64)."""
+    def apt(suite, *args):
+        p = subprocess.run(["sh", os.path.join(SCRIPTS, "apt-suite.sh"), suite] + list(args),
+                           cwd=dest, stdout=subprocess.PIPE, stderr=log, text=True)
+        check(p.returncode == 0, "apt-suite.sh %s %s failed, see %s"
+              % (suite, " ".join(args[:2]), log.name))
+        return p.stdout
+
+    def depends(pkg):
+        return re.findall(r"^\s+Depends: (\S+)", apt(BACKPORTS, "apt-cache", "depends", pkg), re.M)
+    os.makedirs(dest, exist_ok=True)
+    image = [d for d in depends("linux-image-amd64") if d.startswith("linux-image-")][0]
+    headers = [d for d in depends("linux-headers-amd64") if d.startswith("linux-headers-")][0]
+    common_kbuild = [d for d in depends(headers)
+                     if d.startswith(("linux-headers-", "linux-kbuild-")) and d != headers
+                     and not d.startswith("linux-image-")]
+    pkgs = ["linux-image-amd64", "linux-headers-amd64", image, headers] + \
+        common_kbuild
+    for f in glob.glob(os.path.join(dest, "*.deb")):
+        os.unlink(f)
+    apt(BACKPORTS, "apt-get", "download", "-q", *pkgs)
+    apt("system", "apt-get", "download", "-q", *KBUILD_DEPS)
+    log.write("distro: %s\n" % ", ".join(sorted(os.listdir(dest))))
+    return image[len("linux-image-"):]
+
+
 # ---------------------------------------------------------------------------
 # the guest
 
-def domain_xml(disk, nvram, console, balloon=True):
+def domain_xml(disk, nvram, console, balloon=True, extra_disk=None):
     """packaging/libvirt/memballoon-guest.xml for this run: the disk and
     NVRAM paths, TCG, the serial console into a file; balloon=False is
-    <memballoon model='none'/>."""
+    <memballoon model='none'/>; extra_disk a file the guest sees read-only
+    as /dev/vdb (how packages reach a guest without a network)."""
     dom = ET.parse(DOMAIN_XML).getroot()
     dom.set("type", "qemu")
     dom.find("devices/disk/source").set("file", disk)
@@ -114,6 +150,13 @@ def domain_xml(disk, nvram, console, balloon=True):
     serial = ET.SubElement(devices, "serial", type="file")
     ET.SubElement(serial, "source", path=console, append="on")
     ET.SubElement(serial, "target", port="0")
+    if extra_disk:
+        d = ET.Element("disk", type="file", device="disk")
+        ET.SubElement(d, "driver", name="qemu", type="raw")
+        ET.SubElement(d, "source", file=extra_disk)
+        ET.SubElement(d, "target", dev="vdb", bus="virtio")
+        ET.SubElement(d, "readonly")
+        devices.insert(list(devices).index(devices.find("disk")) + 1, d)
     if not balloon:
         mb = devices.find("memballoon")
         for child in list(mb):
@@ -177,18 +220,18 @@ class Guest:
     def console_problems(self):
         return [l for l in self.console_text().splitlines() if PROBLEM_RE.search(l)]
 
-    def boot(self, balloon=True):
+    def boot(self, balloon=True, extra_disk=None):
         """Start the domain (a transient one, virsh create) and wait for its
         agent; record where the time went."""
         xml = domain_xml(self.disk, os.path.join(self.lv.work, "VARS.fd"), self.console,
-                         balloon)
+                         balloon, extra_disk)
         start = len(self.console_text())
         t0 = time.monotonic()
         self.lv.create(xml, DOM)
         self.running, self.balloon = True, balloon
         return self._wait_boot(t0, start)
 
-    def reboot(self):
+    def reboot(self, extra_disk=None):
         """Reboot the guest as a power cycle: systemctl poweroff inside,
         then the same domain XML started again.  A warm reboot (systemctl
         reboot, QEMU resets the machine) works too, but under TCG, after
@@ -199,7 +242,7 @@ class Guest:
         t0 = time.monotonic()
         self.shutdown()
         down = time.monotonic() - t0
-        phases = self.boot(self.balloon)
+        phases = self.boot(self.balloon, extra_disk)
         phases["shutdown"] = down
         check(self.boot_id() != old, "the guest's boot_id did not change across the reboot")
         return phases

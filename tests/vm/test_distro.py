@@ -15,6 +15,7 @@ one does it first):
 """
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -52,6 +53,10 @@ def guest(ctx, guest_holder):
     yield g
     new = g.console_problems()[seen:]
     check(not new, "guest console: %s" % (new[0].strip() if new else ""))
+
+
+# every path on the guest's root file system, sorted (distro_purge compares)
+FIND = "find / -xdev -path /proc -prune -o -print | LC_ALL=C sort"
 
 
 def balloon_driver(g):
@@ -108,7 +113,7 @@ def install(g):
     check(driver == "virtio_balloon", "before the install the balloon's driver is %r, "
           "not virtio_balloon" % driver)
     # what the file system holds before (distro_purge compares)
-    g.sh("find / -xdev -path /proc -prune -o -print | sort > /var/tmp/files.before", timeout=300)
+    g.sh(FIND + " > /var/tmp/files.before", timeout=300)
     t0 = time.monotonic()
     debs = [g.copy_in(p) for p in sorted(g.cell.debs.values())]
     t["copy"] = time.monotonic() - t0
@@ -430,6 +435,76 @@ def test_distro_no_balloon(ctx, guest):
     ctx.note("boot %s; %s" % (distro.boot_summary(phases), u["StatusText"]))
 
 
+@pytest.mark.timeout(1800)
+@pytest.mark.distro
+def test_distro_kernel_upgrade(ctx, guest):
+    """A kernel upgrade as an admin does it: bookworm-backports'
+    linux-image-amd64 and linux-headers-amd64 (6.12) installed with apt
+    (the packages reach the guest on a read-only disk: it has no network);
+    DKMS builds memballoon for the new kernel on its own (its kernel hook),
+    update-grub makes it the default, and after a reboot into 6.12
+    memballoon owns the balloon, memballoond is active with it, and virsh
+    setmem lands."""
+    g = guest
+    install(g)
+    old_kver = g.sh("uname -r").strip()
+    pkgdir = os.path.join(g.lv.work, "backports")
+    t0 = time.monotonic()
+    kver = distro.backports_kernel(pkgdir, g.ctx.logf)
+    tar = os.path.join(g.lv.work, "backports.tar")
+    subprocess.run(["tar", "-cf", tar, "-C", pkgdir] + sorted(os.listdir(pkgdir)), check=True)
+    fetch_s = time.monotonic() - t0
+    check(kver != old_kver, "bookworm-backports' kernel is the image's (%s)" % kver)
+    g.reboot(extra_disk=tar)
+    g.sh(FIND + " > /var/tmp/files.k0", timeout=300)
+    t0 = time.monotonic()
+    rc, out = g.run("mkdir -p /root/bpo && tar -xf /dev/vdb -C /root/bpo && cd /root/bpo && "
+                    "{ DEBIAN_FRONTEND=noninteractive apt install -y ./*.deb; "
+                    "echo \"apt: rc $?\"; } 2>&1 | while IFS= read -r l; do "
+                    "echo \"$(cut -d' ' -f1 /proc/uptime) $l\"; done", timeout=1500)
+    apt_s = time.monotonic() - t0
+    g.log("apt install of %s (%.0fs):\n%s" % (kver, apt_s, out))
+    m = re.search(r"apt: rc (\d+)", out)
+    check(rc == 0 and m and m.group(1) == "0", "apt install of the 6.12 kernel failed: %s"
+          % out.strip().splitlines()[-2:])
+    phases = apt_phases(out)
+    # distro_purge's "before": what the new kernel brought is not the
+    # packages' (what DKMS made for memballoon is)
+    g.sh(FIND + " > /var/tmp/files.k1; cd /var/tmp && export LC_ALL=C && "
+         "comm -23 files.k0 files.k1 > k.removed && "
+         "comm -13 files.k0 files.k1 | grep -v -e memballoon -e '/updates/dkms$' "
+         "-e '/updates$' > k.added; "
+         "comm -23 files.before k.removed | sort -m - k.added > files.b2 && "
+         "mv files.b2 files.before", timeout=300)
+    version = deb_version(g.cell.debs["memballoon-dkms"]).rsplit("-", 1)[0]
+    out = g.sh("dkms status memballoon")
+    for k in (old_kver, kver):
+        check("memballoon/%s, %s, x86_64: installed" % (version, k) in out,
+              "dkms status: %r (want memballoon %s installed for %s)" % (out.strip(), version, k))
+    default = g.sh("sed -n 's/^[[:space:]]*linux[[:space:]]\\+\\(\\S*\\).*/\\1/p' "
+                   "/boot/grub/grub.cfg | head -1").strip()
+    check(default == "/boot/vmlinuz-" + kver, "grub.cfg's first kernel is %r, not %s"
+          % (default, kver))
+    boot = g.reboot()
+    running = g.sh("uname -r").strip()
+    check(running == kver, "the guest runs %s after the reboot, not %s" % (running, kver))
+    check(balloon_driver(g) == "memballoon", "on %s the balloon's driver is %r"
+          % (kver, balloon_driver(g)))
+    path = g.sh("modinfo -F filename memballoon").strip()
+    check(path.startswith("/lib/modules/%s/updates/dkms/memballoon.ko" % kver),
+          "memballoon.ko on %s is %s, not DKMS's" % (kver, path))
+    u = g.unit("memballoond", "ActiveState", "StatusText")
+    check(u["ActiveState"] == "active" and u["StatusText"].startswith("1 balloon(s), "),
+          "memballoond on %s: %s" % (kver, u))
+    g.setmem(1024)
+    secs = g.wait_actual(1024)
+    g.setmem(distro.GUEST_MIB)
+    g.wait_actual(distro.GUEST_MIB)
+    ctx.note("%s -> %s: fetch %.0fs, apt install %.0fs (DKMS build %.0fs), reboot %s; "
+             "1024 MiB in %.1fs" % (old_kver, kver, fetch_s, apt_s, phases.get("dkms_build", -1),
+                                    distro.boot_summary(boot), secs))
+
+
 # What may change on the guest's root file system between a moment before the
 # install and one after the purge without being a file the packages left:
 # the package manager's and systemd's own records, logs, caches, the .deb
@@ -459,7 +534,7 @@ def test_distro_purge(ctx, guest):
                "2>/dev/null || true")
     left = [l for l in out.splitlines() if l.strip() and l.split()[0][1:2] != "n"]
     check(not left, "dpkg after the purge: %s" % left)
-    diff = g.sh("find / -xdev -path /proc -prune -o -print | sort > /var/tmp/files.after; "
+    diff = g.sh(FIND + " > /var/tmp/files.after; "
                 "diff /var/tmp/files.before /var/tmp/files.after || true", timeout=300)
     added = [l[2:] for l in diff.splitlines() if l.startswith("> ")]
     removed = [l[2:] for l in diff.splitlines() if l.startswith("< ")]
