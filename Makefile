@@ -11,6 +11,9 @@
 #                        DKMS) and the VM
 #                        suite on the kernel x QEMU cells of tests/vm/matrix.py
 #   make check-matrix    every VM test on every kernel x QEMU
+#   make check-distro    the distro tier with the packages' life cycle: a
+#                        Debian guest under libvirt installs, uses and purges
+#                        them (make check runs the install and use part)
 #   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
 #                        fault injection; builds the kernel once, cached)
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
@@ -77,7 +80,8 @@ RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q
 # the VM tests (tests/vm/conftest.py: the matrix options and the result lines)
 PYTEST   = $(PYTHON) -m pytest tests/vm
 
-.PHONY: all module guest-module daemon deps kernel check check-matrix check-debug demo bench install lint \
+.PHONY: all module guest-module daemon deps kernel check check-matrix check-distro check-debug demo \
+	bench install lint \
 	netlink clean FORCE uninstall deb dkms-src version
 
 all: module
@@ -121,6 +125,11 @@ daemon: deps
 
 check-matrix: deps
 	$(PYTEST) --matrix full --out $(BUILD)/test-logs-matrix $(RUN_ARGS) $(PYTEST_ARGS)
+
+# tests/vm/test_distro.py, every test (docs/harness.md, "The distro tier")
+check-distro: deps
+	$(PYTEST) --matrix distro --out $(BUILD)/test-logs-distro \
+		$(if $(TESTS),--only '$(TESTS)') $(PYTEST_ARGS)
 
 check-debug: deps
 	sh scripts/check-debug.sh --out $(BUILD)/test-logs-debug $(RUN_ARGS)

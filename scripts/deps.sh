@@ -20,6 +20,14 @@ PKGS="$PKGS systemd"
 PKGS="$PKGS python3-yaml python3-jsonschema sparse"
 # tests/vm: the VM tests run under pytest, with its timeout plugin
 PKGS="$PKGS python3-pytest python3-pytest-timeout"
+# the distro tier (tests/vm/test_distro.py): the guest image is built with
+# mmdebstrap into a directory and assembled without loop mounts (mkfs.ext4 -d,
+# mtools for the ESP, sfdisk for the GPT, qemu-img for its qcow2 and the
+# overlays tests boot), booted by OVMF; libvirtd runs only
+# privately inside the test (tests/vm/libvirtd.py): without
+# libvirt-daemon-system nothing is enabled or started on the host
+PKGS="$PKGS mmdebstrap mtools fdisk qemu-utils ovmf libvirt-daemon libvirt-daemon-driver-qemu
+      libvirt-clients"
 # make deb and its check (deb_lintian): debhelper with dh_dkms, lintian,
 # and dkms itself, which builds the packaged module in a private tree and
 # signs it with a key it makes with openssl (deb_dkms)

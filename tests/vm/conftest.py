@@ -113,7 +113,7 @@ def pytest_unconfigure(config):
 # the matrix as parameters
 
 def scope_of(node):
-    for scope in ("once", "kernel"):
+    for scope in ("once", "kernel", "distro"):
         if node.get_closest_marker(scope):
             return scope
     return "vm"

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import distro
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SCRIPTS = os.path.join(REPO, "scripts")
@@ -64,8 +66,15 @@ DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,repor
          "poison,netlink,soak_integrity,deflate_blocks,netlink_admin,release_during_inflate,"
          "netlink_parallel,removed_last_event,hint_remove_stalled,debug_*")
 
+# The distro tier (tests/vm/test_distro.py): make check installs the
+# packages in the Debian guest and checks what the host sees; make
+# check-distro adds their life cycle (removal, ...).
+DISTRO_CHECK = "distro_install,distro_setmem,distro_reload_restart,distro_no_balloon"
+
 # A matrix: "build" kernels get the kernel-scope tests (build_w1); "vm" cells
-# are (kernel, qemu, test selection) and get the vm-scope tests selected.
+# are (kernel, qemu, test selection) and get the vm-scope tests selected;
+# "distro" selects the distro tier's tests and "once" the once tests (all
+# by default).
 # Every matrix runs the once tests (checkpatch, netlink_generated,
 # intree_w1, and the packages: deb_lintian, deb_dkms).
 MATRICES = {
@@ -74,12 +83,17 @@ MATRICES = {
     # 6.12, and the driver's tests on 7.x: the device-facing ones under
     # QEMU 10.0, the others under QEMU 7.2.
     "check": {
+        # and the distro tier once (a Debian guest under libvirt installs
+        # the packages)
+        "distro": DISTRO_CHECK,
         "build": SUPPORTED,
         "vm": [("bookworm", "7.2", ALL),
                ("bookworm-backports", "7.2", KAPI),
                ("trixie-backports", "7.2", DRIVER_BUT_DEVICE),
                ("trixie-backports", "10.0", DEVICE)],
     },
+    # make check-distro: every test of the distro tier, nothing else.
+    "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
     # make check-matrix: everything on everything.
     "full": {
         "build": SUPPORTED,
@@ -227,7 +241,7 @@ def initramfs(kernel, module, out, log):
 # ---------------------------------------------------------------------------
 # the cells of one run
 
-SCOPES = ("once", "kernel", "vm")      # in the order a run goes through them
+SCOPES = ("once", "kernel", "vm", "distro")   # in the order a run goes through them
 
 
 def cell_selects(pat, name):
@@ -239,13 +253,15 @@ def cell_selects(pat, name):
 
 class Cell:
     """One place in the matrix: "once" (no kernel: checkpatch), "kernel" (a
-    kernel's headers: build_w1) or "vm" (a kernel booted under one QEMU, with
-    select, the globs of the tests that run there).  Plan.setup fills in the
-    rest."""
+    kernel's headers: build_w1), "vm" (a kernel booted under one QEMU, with
+    select, the globs of the tests that run there) or "distro" (the Debian
+    guest image and the packages: tests/vm/distro.py).  Plan.setup fills in
+    the rest."""
 
     def __init__(self, scope, kernel=None, qemu=None, select="*"):
         self.scope, self.kernel, self.qemu, self.select = scope, kernel, qemu, select
-        self.kenv = {}
+        self.kenv = {}              # distro: the image's (scripts/distro-image.sh)
+        self.debs = {}              # distro: {package: .deb}
         self.module = self.initrd = None
         self.qemu_path = self.qemu_version = None
         self.ready = False
@@ -258,6 +274,8 @@ class Cell:
         known before anything is fetched, e.g. bookworm-backports/qemu-7.2."""
         if self.scope == "once":
             return ""
+        if self.scope == "distro":
+            return distro.LABEL
         if self.scope == "kernel":
             return self.kernel.spec
         return "%s/qemu-%s" % (self.kernel.spec, self.qemu)
@@ -268,6 +286,8 @@ class Cell:
         the id until the setup resolved it."""
         if self.scope == "once":
             return ""
+        if self.scope == "distro":
+            return distro.LABEL
         if self.scope == "kernel":
             return self.kernel.label
         ver = "qemu-%d.%d" % self.qemu_version if self.qemu_version else "qemu-" + self.qemu
@@ -322,6 +342,9 @@ class Plan:
 
     def _setup(self, cell):
         log = self.log()
+        if cell.scope == "distro":
+            distro.setup(cell, log)
+            return
         kdir = os.path.join(self.out, "kernels")
         if cell.kernel:
             cell.kenv = cell.kernel.setup(cell.kernel in self.vm_kernels, kdir, log)
@@ -346,9 +369,11 @@ class Plan:
 
 def plan(matrix=None, kernels=(), qemus=(), kernel_env=None):
     """The cells of a run, in the order they run: the once cell, one per
-    kernel to build on, one per kernel x QEMU.  With a matrix, kernels and
-    qemus narrow it down; without, the VM tests run on every kernel (default
-    bookworm) x QEMU (default the system's)."""
+    kernel to build on, one per kernel x QEMU, the distro cell.  With a
+    matrix, kernels and qemus narrow it down; without, the VM tests run on
+    every kernel (default bookworm) x QEMU (default the system's).  The
+    distro tier (its own kernel and QEMU) runs where the matrix has it, or
+    without a matrix, unless kernels or QEMUs are named."""
     known = {}
 
     def kernel(spec):
@@ -366,5 +391,9 @@ def plan(matrix=None, kernels=(), qemus=(), kernel_env=None):
         specs = specs or ["bookworm"]
         build = specs
         vm = [(k, q, "*") for k in specs for q in (qemus or ["system"])]
-    return ([Cell("once")] + [Cell("kernel", kernel(k)) for k in build]
-            + [Cell("vm", kernel(k), q, sel) for k, q, sel in vm])
+    narrowed = bool(kernels or qemus or kernel_env)
+    distro_sel = MATRICES[matrix].get("distro") if matrix else DISTRO_CHECK
+    once_sel = MATRICES[matrix].get("once", "*") if matrix else "*"
+    return ([Cell("once", select=once_sel)] + [Cell("kernel", kernel(k)) for k in build]
+            + [Cell("vm", kernel(k), q, sel) for k, q, sel in vm]
+            + ([Cell("distro", select=distro_sel)] if distro_sel and not narrowed else []))

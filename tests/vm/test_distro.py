@@ -1,0 +1,556 @@
+"""The distro tier: memballoon as a guest admin gets it.  A Debian 12 guest
+(scripts/distro-image.sh) booted by a real libvirtd (tests/vm/libvirtd.py)
+from the domain XML in packaging/libvirt/, installs the two packages of
+`make deb` with apt, DKMS builds the module inside the guest, and after a
+reboot everything is checked through libvirt only: virsh setmem and
+dommemstat, memballoond's channel socket, commands through the guest agent.
+
+The tests share one guest, in this order (each needs the install; run alone,
+one does it first):
+  distro_install         apt install, DKMS, reboot: memballoon owns the
+                         balloon, memballoond active and READY
+  distro_setmem          setmem down and up, dommemstat, channel events
+  distro_reload_restart  systemctl reload and restart keep the channel
+  distro_no_balloon      <memballoon model='none'/>: the daemon still serves
+"""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import distro
+from harness import Skip, TestFailure, check
+from knobs import scaled
+
+MiB = 1024                      # KiB
+
+
+@pytest.fixture(scope="module")
+def guest_holder(request, cell):
+    """The one guest of this module's tests (not booted yet)."""
+    outdir = cell.outdir(request.config.option.out)
+    os.makedirs(outdir, exist_ok=True)
+    g = distro.Guest(cell, outdir, ctx=None)
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def guest(ctx, guest_holder):
+    """The guest, logging to this test; running, with a balloon."""
+    g = guest_holder
+    g.ctx = ctx
+    seen = len(g.console_problems())
+    if g.lv.proc is None:
+        g.start()
+        ctx.log("libvirtd: started in %.1fs (%s)" % (g.lv.start_seconds, g.lv.uri))
+    if g.running and not g.balloon:
+        g.shutdown()                # distro_no_balloon's guest: back to a balloon
+    if not g.running:
+        g.boot(balloon=True)
+    yield g
+    new = g.console_problems()[seen:]
+    check(not new, "guest console: %s" % (new[0].strip() if new else ""))
+
+
+# every path on the guest's root file system, sorted (distro_purge compares)
+FIND = "find / -xdev -path /proc -prune -o -print | LC_ALL=C sort"
+
+
+def balloon_driver(g):
+    """The driver bound to the virtio balloon (device 5), "" if none, None
+    without a balloon device."""
+    out = g.sh("for d in /sys/bus/virtio/devices/*; do "
+               "[ \"$(cat $d/device)\" = 0x0005 ] || continue; "
+               "if [ -e $d/driver ]; then basename $(readlink $d/driver); else echo; fi; "
+               "done; echo END")
+    lines = out.splitlines()
+    return lines[0].strip() if len(lines) > 1 else None
+
+
+def deb_version(path):
+    return os.path.basename(path).split("_")[1]
+
+
+def apt_phases(out):
+    """Seconds of the DKMS build and of the initramfs update, from apt's
+    output stamped with the guest's uptime."""
+    stamps = []
+    for line in out.splitlines():
+        ts, _, text = line.partition(" ")
+        try:
+            stamps.append((float(ts), text))
+        except ValueError:
+            pass
+    if not stamps:
+        return {}
+
+    def at(pat):
+        return next((ts for ts, text in stamps if pat in text), None)
+    end = stamps[-1][0]
+    build, done = at("Building initial module"), at("Done.")
+    trig = at("Processing triggers for initramfs-tools")
+    phases = {}
+    if build is not None and done is not None:
+        phases["dkms_build"] = done - build
+    if trig is not None:
+        phases["initramfs"] = end - trig
+    return phases
+
+
+def install(g):
+    """apt install the two packages (DKMS builds the module), reboot; the
+    first test to need it does it, once."""
+    if g.installed is True:
+        return
+    if g.installed is not None:
+        raise Skip("the guest's install failed in an earlier test: %s" % g.installed)
+    g.installed = "unfinished"
+    t = g.install_times
+    driver = balloon_driver(g)
+    check(driver == "virtio_balloon", "before the install the balloon's driver is %r, "
+          "not virtio_balloon" % driver)
+    # what the file system holds before (distro_purge compares)
+    g.sh(FIND + " > /var/tmp/files.before", timeout=300)
+    t0 = time.monotonic()
+    debs = [g.copy_in(p) for p in sorted(g.cell.debs.values())]
+    t["copy"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    # each output line stamped with the guest's uptime, to say where the time went
+    rc, out = g.run("cd /root && { DEBIAN_FRONTEND=noninteractive apt install -y %s; "
+                    "echo \"apt: rc $?\"; } 2>&1 | while IFS= read -r l; do "
+                    "echo \"$(cut -d' ' -f1 /proc/uptime) $l\"; done"
+                    % " ".join("./" + os.path.basename(d) for d in debs), timeout=1200)
+    t["apt"] = time.monotonic() - t0
+    g.log("apt install (%.0fs):\n%s" % (t["apt"], out))
+    m = re.search(r"apt: rc (\d+)", out)
+    rc = int(m.group(1)) if m and rc == 0 else rc or -1
+    check(rc == 0, "apt install failed (rc %d): %s" % (rc, out.strip().splitlines()[-2:]))
+    t.update(apt_phases(out))
+    g.installed = True
+    t0 = time.monotonic()
+    phases = g.reboot()
+    t["reboot"] = time.monotonic() - t0
+    g.log("reboot after the install: %s" % distro.boot_summary(phases))
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.distro
+def test_distro_install(ctx, guest):
+    """apt install ./memballoon-dkms_*.deb ./memballoond_*.deb in a guest
+    with no network: DKMS builds the module for the running kernel; after a
+    reboot (a power cycle: Guest.reboot says why) memballoon owns the
+    balloon (virtio_balloon not loaded), signed with the MOK key DKMS made,
+    and
+    memballoond is active, reached READY (Type=notify), shows its status
+    line in systemctl status and answers on the channel; nothing it logged
+    is an error."""
+    g = guest
+    kver = g.env["KVER"]
+    version = deb_version(g.cell.debs["memballoon-dkms"])
+    first = g.boots[0]
+    install(g)
+    t = g.install_times
+    out = g.sh("dkms status memballoon")
+    check(re.search(r"memballoon/%s, %s, x86_64: installed" % (re.escape(version.rsplit("-", 1)[0]),
+                                                               re.escape(kver)), out),
+          "dkms status: %r (want memballoon %s installed for %s)" % (out.strip(), version, kver))
+    # the module DKMS built, loaded and bound after the reboot
+    check(balloon_driver(g) == "memballoon", "the balloon's driver after the reboot is %r"
+          % balloon_driver(g))
+    bound = g.sh("ls /sys/bus/virtio/drivers/memballoon/").split()
+    check(len([b for b in bound if b.startswith("virtio")]) == 1,
+          "/sys/bus/virtio/drivers/memballoon/ has %s" % bound)
+    rc, _ = g.run("test -e /sys/module/virtio_balloon")
+    check(rc != 0, "virtio_balloon is loaded beside memballoon")
+    path = g.sh("modinfo -F filename memballoon").strip()
+    check(path == "/lib/modules/%s/updates/dkms/memballoon.ko" % kver,
+          "memballoon.ko is %s, not DKMS's" % path)
+    loaded = g.sh("cat /sys/module/memballoon/version").strip()
+    check(loaded == version.rsplit("-", 1)[0], "the loaded module is version %s, the package %s"
+          % (loaded, version))
+    # Secure Boot's half in the guest: DKMS made its MOK key pair at the
+    # first build and signed the module with it (docs/packaging.md: enrol
+    # it with mokutil): the signature names the certificate's serial
+    signer = g.sh("modinfo -F signer memballoon").strip()
+    check(signer == "DKMS module signing key", "memballoon.ko's signer: %r" % signer)
+    key_id = g.sh("modinfo -F sig_key memballoon").strip().replace(":", "").upper()
+    serial = g.sh("openssl x509 -inform DER -in /var/lib/dkms/mok.pub -noout -serial"
+                  ).strip().split("=")[-1].upper()
+    check(key_id and key_id == serial, "memballoon.ko signed by key %s, DKMS's MOK "
+          "certificate has serial %s" % (key_id, serial))
+    # the daemon
+    u = g.unit("memballoond", "ActiveState", "SubState", "Type", "NotifyAccess", "StatusText",
+               "UnitFileState", "MainPID", "NRestarts")
+    g.log("memballoond: %s" % u)
+    check(u["ActiveState"] == "active" and u["SubState"] == "running",
+          "memballoond is %s/%s" % (u["ActiveState"], u["SubState"]))
+    check(u["Type"] == "notify", "memballoond's unit is Type=%s" % u["Type"])
+    check(u["UnitFileState"] == "enabled", "memballoond is %s, not enabled" % u["UnitFileState"])
+    check(u["NRestarts"] == "0", "memballoond restarted %s times" % u["NRestarts"])
+    check(u["StatusText"].startswith("1 balloon(s), "),
+          "memballoond's status (READY, then STATUS=): %r" % u["StatusText"])
+    rc, status = g.run("SYSTEMD_COLORS=0 systemctl status --no-pager memballoond")
+    check(('Status: "%s' % u["StatusText"][:20]) in status,
+          "systemctl status shows no Status line: %s" % status)
+    errors = g.sh("journalctl -b -q -p err -u memballoond --no-pager").strip()
+    check(not errors, "memballoond logged errors: %s" % errors)
+    # the daemon serves the channel's host socket
+    ch = distro.Channel(g.channel_path())
+    try:
+        r = ch.request("ping")
+    finally:
+        ch.close()
+    check(r.get("reply") == "ping" and r.get("version") == 1, "ping on the channel: %s" % r)
+    ctx.note("kernel %s; boot %s; apt install %.0fs (DKMS build %.0fs, update-initramfs %.0fs); "
+             "reboot %s" % (kver, distro.boot_summary(first), t["apt"], t.get("dkms_build", -1),
+                            t.get("initramfs", -1), distro.boot_summary(g.boots[1])))
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.distro
+def test_distro_setmem(ctx, guest):
+    """virsh setmem --live down to 1024 MiB and back up to 2048 MiB: dommemstat's
+    actual lands on the target (to the 4 KiB page), memballoond's balloon
+    events reach the channel's host socket with the driver's numbers, and
+    dommemstat's stats are fresh (last_update moves by the 2 s period) and
+    agree with the guest's /proc/meminfo."""
+    g = guest
+    install(g)
+    ch = distro.Channel(g.channel_path())
+    try:
+        r = ch.request("subscribe")
+        check(r.get("ok") is True, "subscribe: %s" % r)
+        stats = g.dommemstat()
+        check(stats.get("actual") == distro.GUEST_MIB * MiB,
+              "dommemstat actual %s KiB before setmem" % stats.get("actual"))
+        times = {}
+        for mib in (1024, distro.GUEST_MIB):
+            pages = (distro.GUEST_MIB - mib) * 256
+            start = len(ch.lines)
+            t0 = time.monotonic()
+            g.setmem(mib)
+            times[mib] = g.wait_actual(mib)
+            g.log("setmem %d MiB: dommemstat actual reached in %.2fs" % (mib, times[mib]))
+            ev = ch.wait(lambda o: o.get("event") == "balloon" and o.get("type") == "target_changed"
+                         and o["device"].get("target_pages") == pages, scaled(30),
+                         "target_changed to %d pages" % pages, start)
+            ev2 = ch.wait(lambda o: o.get("event") == "balloon" and o.get("type") == "target_reached"
+                          and o["device"].get("actual_pages") == pages, scaled(30),
+                          "target_reached at %d pages" % pages, start)
+            g.log("events: %s ... %s (%.2fs after setmem)" % (
+                ev["type"], ev2["type"], time.monotonic() - t0))
+            check(ev2["device"]["target_pages"] == pages,
+                  "target_reached with target %s pages" % ev2["device"]["target_pages"])
+            out = g.sh("memballoonctl --json status")
+            check('"actual_pages":%d' % pages in out.replace(" ", ""),
+                  "memballoonctl status in the guest: %s" % out.strip())
+            if mib == 1024:
+                fresh_stats(g, ctx)
+    finally:
+        ch.close()
+    ctx.note("2048->1024 MiB %.1fs, ->2048 MiB %.1fs (dommemstat actual exact)" % (
+        times[1024], times[distro.GUEST_MIB]))
+
+
+def fresh_stats(g, ctx):
+    """dommemstat's stats are refreshed every period and agree with the
+    guest's /proc/meminfo.
+
+    Freshness: dommemstat polled for 8 s shows last_update (QEMU's clock,
+    whole seconds) moving in steps of the 2 s period (1-3 s after rounding).
+    Agreement: /proc/meminfo is read before and after a stats update that
+    comes after the first read returned (last_update moves past the value
+    it had then), so the sample was taken between the two readings; it must
+    lie between them, give or take TOL: the guest's allocations that come
+    and go between the reads (the agent runs cat, journald writes), far
+    below any unit error (KiB for pages or bytes is 4x or 1024x off).
+    MemTotal does not move at all: it must be equal."""
+    tol = 4 * MiB
+    seen, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < scaled(8):
+        u = g.dommemstat()["last_update"]
+        if not seen or u != seen[-1]:
+            seen.append(u)
+        time.sleep(0.2)
+    steps = [b - a for a, b in zip(seen, seen[1:])]
+    check(len(steps) >= 2 and all(1 <= d <= 3 for d in steps),
+          "dommemstat last_update over 8 s: %s (period 2 s)" % seen)
+    for _ in range(2):
+        before = g.meminfo()
+        last = g.dommemstat()["last_update"]
+        deadline = time.monotonic() + scaled(20)
+        while True:
+            s = g.dommemstat()
+            if s["last_update"] > last:
+                break
+            check(time.monotonic() < deadline, "dommemstat's last_update stuck at %d" % last)
+            time.sleep(0.2)
+        after = g.meminfo()
+        check(s["available"] == before["MemTotal"] == after["MemTotal"],
+              "dommemstat available %d KiB, MemTotal %d, %d" % (
+                  s["available"], before["MemTotal"], after["MemTotal"]))
+        for stat, field in (("unused", "MemFree"), ("usable", "MemAvailable")):
+            lo, hi = sorted((before[field], after[field]))
+            check(lo - tol <= s[stat] <= hi + tol,
+                  "dommemstat %s %d KiB vs %s %d..%d KiB" % (stat, s[stat], field, lo, hi))
+        g.log("stats at %d: available %d (MemTotal %d), unused %d (MemFree %d..%d), usable %d "
+              "(MemAvailable %d..%d)" % (s["last_update"], s["available"], after["MemTotal"],
+                                         s["unused"], before["MemFree"], after["MemFree"],
+                                         s["usable"], before["MemAvailable"],
+                                         after["MemAvailable"]))
+    ctx.log("last_update steps %s" % steps)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.distro
+def test_distro_reload_restart(ctx, guest):
+    """systemctl reload memballoond: the same process rereads its
+    configuration and the host's connection goes on; systemctl restart: a
+    new process, READY again, and the channel serves the same host socket
+    again (requests, and balloon events after subscribing anew)."""
+    g = guest
+    install(g)
+    ch = distro.Channel(g.channel_path())
+    try:
+        r = ch.request("ping")
+        check(r.get("reply") == "ping" and r.get("version") == 1, "ping: %s" % r)
+        pid = g.unit("memballoond", "MainPID")["MainPID"]
+        since = g.sh("date '+%Y-%m-%d %H:%M:%S'").strip()
+        t0 = time.monotonic()
+        g.sh("systemctl reload memballoond")
+        u = g.unit("memballoond", "ActiveState", "MainPID", "StatusText")
+        check(u["ActiveState"] == "active" and u["MainPID"] == pid,
+              "after reload: %s (MainPID was %s)" % (u, pid))
+        r = ch.request("snapshot")
+        check(len(r.get("devices", [])) == 1 and r.get("driver") == "loaded",
+              "snapshot after reload: driver %s, %d devices" % (r.get("driver"),
+                                                                len(r.get("devices", []))))
+        log = g.sh("journalctl -q -u memballoond --since '%s' --no-pager" % since)
+        check("reloading /etc/memballoon/memballoond.conf" in log,
+              "no reload in memballoond's log: %s" % log.strip())
+        reload_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        g.sh("systemctl restart memballoond")
+        u = g.unit("memballoond", "ActiveState", "SubState", "MainPID", "StatusText")
+        check(u["ActiveState"] == "active" and u["SubState"] == "running" and u["MainPID"] != pid,
+              "after restart: %s (MainPID was %s)" % (u, pid))
+        check(u["StatusText"].startswith("1 balloon(s), "), "status after restart: %r"
+              % u["StatusText"])
+        # the same host socket, a new daemon behind it
+        r = ch.request("subscribe", timeout=scaled(30))
+        check(r.get("ok") is True, "subscribe after restart: %s" % r)
+        restart_s = time.monotonic() - t0
+        start = len(ch.lines)
+        g.setmem(1536)
+        g.wait_actual(1536)
+        ch.wait(lambda o: o.get("event") == "balloon" and o.get("type") == "target_reached"
+                and o["device"].get("actual_pages") == 512 * 256, scaled(30),
+                "target_reached at 512 MiB after the restart", start)
+        g.setmem(distro.GUEST_MIB)
+        g.wait_actual(distro.GUEST_MIB)
+        errors = g.sh("journalctl -b -q -p err -u memballoond --no-pager").strip()
+        check(not errors, "memballoond logged errors: %s" % errors)
+    finally:
+        ch.close()
+    ctx.note("reload %.1fs, restart to a served channel %.1fs" % (reload_s, restart_s))
+
+
+def psi_total(g):
+    """/proc/pressure/memory's some and full totals (us)."""
+    out = g.sh("cat /proc/pressure/memory")
+    return {l.split()[0]: int(l.split("total=")[1]) for l in out.splitlines() if "total=" in l}
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.distro
+def test_distro_no_balloon(ctx, guest):
+    """The same guest with <memballoon model='none'/> (oVirt's "balloon
+    disabled"): memballoond starts and serves the guest's pressure on its
+    channel (a stall in the guest arrives as a pressure event; a snapshot's
+    PSI totals lie between two readings of /proc/pressure/memory, its
+    MemTotal is the guest's), memballoonctl status says there is no balloon
+    device, and nothing is logged as an error."""
+    g = guest
+    install(g)
+    g.shutdown()
+    phases = g.boot(balloon=False)
+    check(balloon_driver(g) is None, "a balloon device in a guest with model='none'")
+    rc, out, err = g.lv.virsh("setmem", distro.DOM, "1024M", "--live", check=False)
+    check(rc != 0, "virsh setmem succeeded without a balloon")
+    u = g.unit("memballoond", "ActiveState", "SubState", "StatusText", "NRestarts")
+    check(u["ActiveState"] == "active" and u["SubState"] == "running",
+          "memballoond is %s/%s without a balloon" % (u["ActiveState"], u["SubState"]))
+    check(u["StatusText"].startswith("0 balloon(s)"), "status: %r" % u["StatusText"])
+    # Memory pressure: a read of the disk in a memory cgroup of 8 MiB
+    # reclaims all the time (~160 ms of stall a second here), which
+    # memballoond's PSI trigger (150 ms within 1 s) reports as it happens.
+    ch = distro.Channel(g.channel_path())
+    try:
+        r = ch.request("subscribe")
+        check(r.get("ok") is True, "subscribe: %s" % r)
+        start = len(ch.lines)
+        before = psi_total(g)
+        ev = None
+        for i in range(3):
+            g.sh("systemd-run --wait -q -p MemoryMax=8M "
+                 "dd if=/dev/vda of=/dev/null bs=1M count=300 skip=%d" % (300 * i), timeout=300)
+            try:
+                ev = ch.wait(lambda o: o.get("event") == "pressure", scaled(10),
+                             "pressure event", start)
+                break
+            except TestFailure as e:
+                g.log("round %d: %s" % (i + 1, e))
+        check(ev is not None, "no pressure event while the guest stalled (%s -> %s us)"
+              % (before, psi_total(g)))
+        g.log("pressure event: %s" % ev)
+        check(ev["psi"]["some"]["total_us"] > before["some"],
+              "pressure event's some total %d us, %d before the stall"
+              % (ev["psi"]["some"]["total_us"], before["some"]))
+        # a snapshot's totals are the kernel's, read between two readings
+        before = psi_total(g)
+        mem = g.meminfo()
+        snap = ch.request("snapshot")
+        after = psi_total(g)
+    finally:
+        ch.close()
+    g.log("snapshot: %s" % snap)
+    check(snap.get("devices") == [], "snapshot devices: %s" % snap.get("devices"))
+    psi = snap.get("psi") or {}
+    for kind in ("some", "full"):
+        got = (psi.get(kind) or {}).get("total_us")
+        check(got is not None and before[kind] <= got <= after[kind],
+              "snapshot psi %s total %s us, /proc/pressure/memory %d..%d" % (
+                  kind, got, before[kind], after[kind]))
+    check(snap["memory_kib"]["total"] == mem["MemTotal"],
+          "snapshot memory total %s KiB, MemTotal %d" % (snap["memory_kib"]["total"],
+                                                         mem["MemTotal"]))
+    errors = g.sh("journalctl -b -q -p err -u memballoond --no-pager").strip()
+    check(not errors, "memballoond logged errors: %s" % errors)
+    rc, out = g.run("memballoonctl status")
+    g.log("memballoonctl status (rc %d): %s" % (rc, out.strip()))
+    check("no balloon device" in out, "memballoonctl status: %s" % out.strip())
+    ctx.note("boot %s; %s" % (distro.boot_summary(phases), u["StatusText"]))
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.distro
+def test_distro_kernel_upgrade(ctx, guest):
+    """A kernel upgrade as an admin does it: bookworm-backports'
+    linux-image-amd64 and linux-headers-amd64 (6.12) installed with apt
+    (the packages reach the guest on a read-only disk: it has no network);
+    DKMS builds memballoon for the new kernel on its own (its kernel hook),
+    update-grub makes it the default, and after a reboot into 6.12
+    memballoon owns the balloon, memballoond is active with it, and virsh
+    setmem lands."""
+    g = guest
+    install(g)
+    old_kver = g.sh("uname -r").strip()
+    pkgdir = os.path.join(g.lv.work, "backports")
+    t0 = time.monotonic()
+    kver = distro.backports_kernel(pkgdir, g.ctx.logf)
+    tar = os.path.join(g.lv.work, "backports.tar")
+    subprocess.run(["tar", "-cf", tar, "-C", pkgdir] + sorted(os.listdir(pkgdir)), check=True)
+    fetch_s = time.monotonic() - t0
+    check(kver != old_kver, "bookworm-backports' kernel is the image's (%s)" % kver)
+    g.reboot(extra_disk=tar)
+    g.sh(FIND + " > /var/tmp/files.k0", timeout=300)
+    t0 = time.monotonic()
+    rc, out = g.run("mkdir -p /root/bpo && tar -xf /dev/vdb -C /root/bpo && cd /root/bpo && "
+                    "{ DEBIAN_FRONTEND=noninteractive apt install -y ./*.deb; "
+                    "echo \"apt: rc $?\"; } 2>&1 | while IFS= read -r l; do "
+                    "echo \"$(cut -d' ' -f1 /proc/uptime) $l\"; done", timeout=1500)
+    apt_s = time.monotonic() - t0
+    g.log("apt install of %s (%.0fs):\n%s" % (kver, apt_s, out))
+    m = re.search(r"apt: rc (\d+)", out)
+    check(rc == 0 and m and m.group(1) == "0", "apt install of the 6.12 kernel failed: %s"
+          % out.strip().splitlines()[-2:])
+    phases = apt_phases(out)
+    # distro_purge's "before": what the new kernel brought is not the
+    # packages' (what DKMS made for memballoon is)
+    g.sh(FIND + " > /var/tmp/files.k1; cd /var/tmp && export LC_ALL=C && "
+         "comm -23 files.k0 files.k1 > k.removed && "
+         "comm -13 files.k0 files.k1 | grep -v -e memballoon -e '/updates/dkms$' "
+         "-e '/updates$' > k.added; "
+         "comm -23 files.before k.removed | sort -m - k.added > files.b2 && "
+         "mv files.b2 files.before", timeout=300)
+    version = deb_version(g.cell.debs["memballoon-dkms"]).rsplit("-", 1)[0]
+    out = g.sh("dkms status memballoon")
+    for k in (old_kver, kver):
+        check("memballoon/%s, %s, x86_64: installed" % (version, k) in out,
+              "dkms status: %r (want memballoon %s installed for %s)" % (out.strip(), version, k))
+    default = g.sh("sed -n 's/^[[:space:]]*linux[[:space:]]\\+\\(\\S*\\).*/\\1/p' "
+                   "/boot/grub/grub.cfg | head -1").strip()
+    check(default == "/boot/vmlinuz-" + kver, "grub.cfg's first kernel is %r, not %s"
+          % (default, kver))
+    boot = g.reboot()
+    running = g.sh("uname -r").strip()
+    check(running == kver, "the guest runs %s after the reboot, not %s" % (running, kver))
+    check(balloon_driver(g) == "memballoon", "on %s the balloon's driver is %r"
+          % (kver, balloon_driver(g)))
+    path = g.sh("modinfo -F filename memballoon").strip()
+    check(path.startswith("/lib/modules/%s/updates/dkms/memballoon.ko" % kver),
+          "memballoon.ko on %s is %s, not DKMS's" % (kver, path))
+    u = g.unit("memballoond", "ActiveState", "StatusText")
+    check(u["ActiveState"] == "active" and u["StatusText"].startswith("1 balloon(s), "),
+          "memballoond on %s: %s" % (kver, u))
+    g.setmem(1024)
+    secs = g.wait_actual(1024)
+    g.setmem(distro.GUEST_MIB)
+    g.wait_actual(distro.GUEST_MIB)
+    ctx.note("%s -> %s: fetch %.0fs, apt install %.0fs (DKMS build %.0fs), reboot %s; "
+             "1024 MiB in %.1fs" % (old_kver, kver, fetch_s, apt_s, phases.get("dkms_build", -1),
+                                    distro.boot_summary(boot), secs))
+
+
+# What may change on the guest's root file system between a moment before the
+# install and one after the purge without being a file the packages left:
+# the package manager's and systemd's own records, logs, caches, the .deb
+# files the test copied into /root, and dkms's own signing key (dkms, which
+# made it at the first build, stays installed).
+CHURN = re.compile(r"^/(var/log|var/lib/dpkg|var/lib/apt|var/cache|var/lib/systemd|var/tmp|tmp|"
+                   r"root)(/|$)|^/var/lib/dkms/mok\.(key|pub)$")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.distro
+def test_distro_purge(ctx, guest):
+    """apt purge of both packages: dpkg knows neither any more, no file they
+    or DKMS installed is left (the file system is what it was before the
+    install, but for CHURN), and after a reboot virtio_balloon owns the
+    balloon again and virsh setmem lands with it."""
+    g = guest
+    install(g)
+    t0 = time.monotonic()
+    rc, out = g.run("DEBIAN_FRONTEND=noninteractive apt purge -y memballoon-dkms memballoond",
+                    timeout=600)
+    purge_s = time.monotonic() - t0
+    g.log("apt purge (%.0fs, rc %d):\n%s" % (purge_s, rc, out))
+    check(rc == 0, "apt purge failed (rc %d): %s" % (rc, out.strip().splitlines()[-2:]))
+    # dpkg may remember a purged package as "pn" (wanted purged, not installed)
+    out = g.sh("dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' 'memballoon*' "
+               "2>/dev/null || true")
+    left = [l for l in out.splitlines() if l.strip() and l.split()[0][1:2] != "n"]
+    check(not left, "dpkg after the purge: %s" % left)
+    diff = g.sh(FIND + " > /var/tmp/files.after; "
+                "diff /var/tmp/files.before /var/tmp/files.after || true", timeout=300)
+    added = [l[2:] for l in diff.splitlines() if l.startswith("> ")]
+    removed = [l[2:] for l in diff.splitlines() if l.startswith("< ")]
+    g.log("after the purge, new: %s; gone: %s" % (added, removed))
+    stray = [f for f in added + removed if not CHURN.match(f)]
+    check(not stray, "after the purge %d paths differ from before the install: %s"
+          % (len(stray), ", ".join(stray[:8])))
+    u = g.unit("memballoond", "LoadState", "ActiveState")
+    check(u["LoadState"] == "not-found" and u["ActiveState"] == "inactive",
+          "memballoond after the purge: %s" % u)
+    phases = g.reboot()
+    check(balloon_driver(g) == "virtio_balloon", "after the purge and a reboot the balloon's "
+          "driver is %r" % balloon_driver(g))
+    g.setmem(1024)
+    secs = g.wait_actual(1024)
+    g.setmem(distro.GUEST_MIB)
+    g.wait_actual(distro.GUEST_MIB)
+    ctx.note("purge %.0fs, %d paths of churn; reboot %s; virtio_balloon to 1024 MiB in %.1fs"
+             % (purge_s, len(added) + len(removed), distro.boot_summary(phases), secs))
