@@ -3,8 +3,10 @@
  * memballoonctl: the memballoon driver's state and admin commands, straight
  * from its generic netlink family (no daemon needed).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/virtio_ids.h>
 
 #include "config.h"
 #include "json.h"
@@ -185,6 +189,60 @@ static void print_json_devices(const struct mb_dev *devs, size_t n)
 	sb_free(&sb);
 }
 
+/*
+ * Without the family, say why from sysfs: a guest with no virtio balloon
+ * (libvirt's <memballoon model='none'/>, oVirt's "balloon disabled") has
+ * nothing for memballoon to load for, which is a state, not an error; a
+ * balloon device bound to another driver (virtio_balloon where DKMS could
+ * not build memballoon for this kernel) is.  Returns the exit status.
+ */
+static int status_without_module(void)
+{
+	static const char bus[] = "/sys/bus/virtio/devices";
+	DIR *dir = opendir(bus);
+	struct dirent *de;
+	int found = 0;
+
+	while (dir && (de = readdir(dir))) {
+		char path[PATH_MAX], link[PATH_MAX], id[16] = "";
+		const char *drv = NULL;
+		FILE *f;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/device", bus, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(id, sizeof(id), f))
+			id[0] = 0;
+		fclose(f);
+		if (strtoul(id, NULL, 16) != VIRTIO_ID_BALLOON)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/driver", bus, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = 0;
+			drv = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+		}
+		fprintf(stderr, "memballoonctl: memballoon module not loaded; "
+			"balloon device %s %s%s\n", de->d_name,
+			drv ? "is driven by " : "has no driver", drv ? drv : "");
+		found++;
+	}
+	if (dir)
+		closedir(dir);
+	if (found)
+		return 1;
+	if (opt_json)
+		print_json_devices(NULL, 0);
+	else
+		printf("no balloon device: this guest has no virtio balloon "
+		       "(memballoon not loaded)\n");
+	return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct mbnl nl;
@@ -201,7 +259,12 @@ static int cmd_status(int argc, char **argv)
 		fprintf(stderr, "memballoonctl: bad device '%s' (virtioN or N)\n", argv[0]);
 		return 2;
 	}
-	if (connect_family(&nl, false, false))
+	rc = connect_family(&nl, false, true);
+	if (rc == -ENOENT) {
+		mbnl_close(&nl);
+		return status_without_module();
+	}
+	if (rc)
 		return 1;
 	if (argc == 1) {
 		rc = mbnl_get(&nl, id, &one);
