@@ -96,6 +96,44 @@ def setup(cell, log):
     cell.debs = debs(log)
 
 
+# The version an upgrade starts from (distro_upgrade): main when `make deb`
+# landed, the first packaged memballoon (0.2.0 was never tagged).  Point it
+# at the last release once releases are tagged.
+PREVIOUS = "de6f15bc8297e1153943b49e0b5285e1e558868a"
+
+
+def previous_debs(dest, log):
+    """{package: path} of PREVIOUS's two packages, built by that version's
+    own `make deb` from `git archive` into dest (its VERSION file given the
+    full version its checkout had: 0.2.0+git223.de6f15b)."""
+    def git(*args, **kw):
+        return subprocess.run(["git", "-C", REPO] + list(args), stdout=subprocess.PIPE,
+                              stderr=log, text=kw.get("text", True), check=False)
+    if git("cat-file", "-e", PREVIOUS + "^{commit}").returncode != 0:
+        raise TestFailure("the previous version's commit %s is not in this clone (a shallow "
+                          "clone? fetch its history)" % PREVIOUS[:12])
+    src = os.path.join(dest, "memballoon-previous")
+    subprocess.run(["rm", "-rf", src], check=True)
+    os.makedirs(src)
+    tar = git("archive", "--format=tar", PREVIOUS, text=False).stdout
+    subprocess.run(["tar", "-x", "-C", src], input=tar, check=True)
+    with open(os.path.join(src, "VERSION")) as f:
+        base = f.read().split()[0]
+    version = "%s+git%s.%s" % (base, git("rev-list", "--count", PREVIOUS).stdout.strip(),
+                               PREVIOUS[:7])
+    with open(os.path.join(src, "VERSION"), "w") as f:
+        f.write(version + "\n")
+    p = _run(["make", "-C", src, "deb"], log)
+    if p.returncode != 0:
+        raise TestFailure("make deb of the previous version (%s) failed, see %s"
+                          % (version, log.name))
+    found = sorted(glob.glob(os.path.join(src, "build", "deb", "*.deb")))
+    pkgs = {os.path.basename(d).split("_")[0]: d for d in found}
+    check(sorted(pkgs) == ["memballoon-dkms", "memballoond"],
+          "the previous version's make deb made %s" % [os.path.basename(d) for d in found])
+    return pkgs
+
+
 BACKPORTS = "bookworm-backports"
 # What the image lacks for a 6.12 kernel's headers: linux-kbuild-6.12 runs
 # pahole (bookworm's: 1.24), with its libraries.

@@ -12,6 +12,12 @@ one does it first):
   distro_setmem          setmem down and up, dommemstat, channel events
   distro_reload_restart  systemctl reload and restart keep the channel
   distro_no_balloon      <memballoon model='none'/>: the daemon still serves
+and, in make check-distro only, the packages' life cycle:
+  distro_upgrade         from the previous version's packages: the edited
+                         conffile stays
+  distro_kernel_upgrade  a kernel without headers falls back to
+                         virtio_balloon; with them DKMS builds for it
+  distro_purge           nothing left, virtio_balloon owns the balloon
 """
 import os
 import re
@@ -87,17 +93,37 @@ def apt_phases(out):
     if not stamps:
         return {}
 
-    def at(pat):
-        return next((ts for ts, text in stamps if pat in text), None)
+    def at(pats, after=0.0):
+        return next((ts for ts, text in stamps if ts >= after and any(p in text for p in pats)),
+                    None)
     end = stamps[-1][0]
-    build, done = at("Building initial module"), at("Done.")
-    trig = at("Processing triggers for initramfs-tools")
+    # the package's first build (dkms's common.postinst) or a kernel hook's
+    build = at(("Building initial module", "Building module:"))
+    done = at(("Signing module", "Done.", "memballoon.ko:"), build or 0.0)
+    trig = at(("Processing triggers for initramfs-tools",))
     phases = {}
     if build is not None and done is not None:
         phases["dkms_build"] = done - build
     if trig is not None:
         phases["initramfs"] = end - trig
     return phases
+
+
+def apt(g, args, what, cwd="/root", timeout=1200):
+    """apt ARGS in the guest (noninteractive, no network), which must exit 0;
+    (seconds, apt_phases) with its output in the log, each line stamped with
+    the guest's uptime to say where the time went."""
+    t0 = time.monotonic()
+    rc, out = g.run("cd %s && { DEBIAN_FRONTEND=noninteractive apt %s; "
+                    "echo \"apt: rc $?\"; } 2>&1 | while IFS= read -r l; do "
+                    "echo \"$(cut -d' ' -f1 /proc/uptime) $l\"; done" % (cwd, args),
+                    timeout=timeout)
+    secs = time.monotonic() - t0
+    g.log("%s (%.0fs):\n%s" % (what, secs, out))
+    m = re.search(r"apt: rc (\d+)", out)
+    rc = int(m.group(1)) if m and rc == 0 else rc or -1
+    check(rc == 0, "%s failed (rc %d): %s" % (what, rc, out.strip().splitlines()[-2:]))
+    return secs, apt_phases(out)
 
 
 def install(g):
@@ -117,18 +143,8 @@ def install(g):
     t0 = time.monotonic()
     debs = [g.copy_in(p) for p in sorted(g.cell.debs.values())]
     t["copy"] = time.monotonic() - t0
-    t0 = time.monotonic()
-    # each output line stamped with the guest's uptime, to say where the time went
-    rc, out = g.run("cd /root && { DEBIAN_FRONTEND=noninteractive apt install -y %s; "
-                    "echo \"apt: rc $?\"; } 2>&1 | while IFS= read -r l; do "
-                    "echo \"$(cut -d' ' -f1 /proc/uptime) $l\"; done"
-                    % " ".join("./" + os.path.basename(d) for d in debs), timeout=1200)
-    t["apt"] = time.monotonic() - t0
-    g.log("apt install (%.0fs):\n%s" % (t["apt"], out))
-    m = re.search(r"apt: rc (\d+)", out)
-    rc = int(m.group(1)) if m and rc == 0 else rc or -1
-    check(rc == 0, "apt install failed (rc %d): %s" % (rc, out.strip().splitlines()[-2:]))
-    t.update(apt_phases(out))
+    t["apt"], phases = apt(g, "install -y " + " ".join(debs), "apt install")
+    t.update(phases)
     g.installed = True
     t0 = time.monotonic()
     phases = g.reboot()
@@ -435,16 +451,77 @@ def test_distro_no_balloon(ctx, guest):
     ctx.note("boot %s; %s" % (distro.boot_summary(phases), u["StatusText"]))
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(900)
+@pytest.mark.distro
+def test_distro_upgrade(ctx, guest):
+    """An upgrade from the previous version's packages (distro.PREVIOUS,
+    built by its own make deb) keeps the admin's edited conffile: the guest
+    goes back to the previous version (apt install --allow-downgrades),
+    the admin edits /etc/memballoon/memballoond.conf, and apt install of
+    this version's packages leaves the file as edited (no prompt, no
+    .dpkg-* copy), memballoond runs the new version with the edited value,
+    and DKMS has this version's module (the previous one removed)."""
+    g = guest
+    install(g)
+    version = deb_version(g.cell.debs["memballoon-dkms"]).rsplit("-", 1)[0]
+    t0 = time.monotonic()
+    prev = distro.previous_debs(os.path.join(g.lv.work, "previous"), g.ctx.logf)
+    build_s = time.monotonic() - t0
+    prev_version = deb_version(prev["memballoon-dkms"]).rsplit("-", 1)[0]
+    rc, _ = g.run("dpkg --compare-versions %s lt %s" % (prev_version, version))
+    check(rc == 0, "the previous version %s is not older than %s" % (prev_version, version))
+    debs = [g.copy_in(p, "/root/previous") for p in sorted(prev.values())]
+    down_s, _ = apt(g, "install -y --allow-downgrades " + " ".join(debs),
+                    "apt install of %s" % prev_version)
+    out = g.sh("dpkg-query -W -f='${Version}\\n' memballoond memballoon-dkms")
+    check(out.split() == [prev_version + "-1"] * 2, "after the downgrade dpkg has %s" % out.split())
+    # the admin's edit: a value and a comment of their own
+    conf = "/etc/memballoon/memballoond.conf"
+    g.sh("sed -i 's/^max_clients = .*/max_clients = 7/' %s && "
+         "printf '# site: fewer host clients (ticket 42)\\n' >> %s" % (conf, conf))
+    edited = g.sh("sha256sum %s" % conf).split()[0]
+    debs = [g.cell.debs[p] for p in ("memballoon-dkms", "memballoond")]
+    debs = [g.copy_in(p) for p in debs]
+    pid = g.unit("memballoond", "MainPID")["MainPID"]
+    up_s, phases = apt(g, "install -y " + " ".join(debs), "apt install of %s" % version)
+    out = g.sh("dpkg-query -W -f='${Version}\\n' memballoond memballoon-dkms")
+    check(out.split() == [version + "-1"] * 2, "after the upgrade dpkg has %s" % out.split())
+    now = g.sh("sha256sum %s" % conf).split()[0]
+    check(now == edited, "the upgrade changed the admin's %s" % conf)
+    left = g.sh("ls -a /etc/memballoon/").split()
+    check(not [f for f in left if ".dpkg-" in f or ".ucf" in f],
+          "/etc/memballoon after the upgrade: %s" % left)
+    u = g.unit("memballoond", "ActiveState", "MainPID", "StatusText")
+    check(u["ActiveState"] == "active" and u["MainPID"] != pid,
+          "memballoond after the upgrade (was PID %s): %s" % (pid, u))
+    out = g.sh("memballoond --version; memballoond --print-config | grep '^max_clients'")
+    check(version in out and re.search(r"^max_clients = 7$", out, re.M),
+          "after the upgrade: %s" % out.strip())
+    out = g.sh("dkms status memballoon")
+    check(("memballoon/%s, " % version) in out and prev_version not in out,
+          "dkms status after the upgrade: %r" % out.strip())
+    errors = g.sh("journalctl -b -q -p err -u memballoond --no-pager").strip()
+    check(not errors, "memballoond logged errors: %s" % errors)
+    # the module in memory is still the one loaded at boot; the next boot
+    # loads this version's
+    ctx.note("%s -> %s: previous built in %.0fs, downgrade %.0fs, upgrade %.0fs (DKMS build "
+             "%.0fs), conffile kept" % (prev_version, version, build_s, down_s, up_s,
+                                        phases.get("dkms_build", -1)))
+
+
+@pytest.mark.timeout(2400)
 @pytest.mark.distro
 def test_distro_kernel_upgrade(ctx, guest):
-    """A kernel upgrade as an admin does it: bookworm-backports'
-    linux-image-amd64 and linux-headers-amd64 (6.12) installed with apt
-    (the packages reach the guest on a read-only disk: it has no network);
-    DKMS builds memballoon for the new kernel on its own (its kernel hook),
-    update-grub makes it the default, and after a reboot into 6.12
-    memballoon owns the balloon, memballoond is active with it, and virsh
-    setmem lands."""
+    """A kernel upgrade as an admin does it, and a kernel DKMS cannot build
+    for: bookworm-backports' 6.12 kernel (the packages reach the guest on a
+    read-only disk: it has no network) installed first without its headers,
+    so DKMS cannot build memballoon for it: apt still succeeds, update-grub
+    makes 6.12 the default, and after a reboot into it virtio_balloon owns
+    the balloon (modprobe.d's fallback), memballoond runs without a balloon,
+    memballoonctl status names virtio_balloon and virsh setmem lands.  Then
+    the headers: DKMS builds memballoon for 6.12 from their hook, and after
+    a reboot memballoon owns the balloon, memballoond is active with it, and
+    virsh setmem lands."""
     g = guest
     install(g)
     old_kver = g.sh("uname -r").strip()
@@ -456,18 +533,39 @@ def test_distro_kernel_upgrade(ctx, guest):
     fetch_s = time.monotonic() - t0
     check(kver != old_kver, "bookworm-backports' kernel is the image's (%s)" % kver)
     g.reboot(extra_disk=tar)
-    g.sh(FIND + " > /var/tmp/files.k0", timeout=300)
-    t0 = time.monotonic()
-    rc, out = g.run("mkdir -p /root/bpo && tar -xf /dev/vdb -C /root/bpo && cd /root/bpo && "
-                    "{ DEBIAN_FRONTEND=noninteractive apt install -y ./*.deb; "
-                    "echo \"apt: rc $?\"; } 2>&1 | while IFS= read -r l; do "
-                    "echo \"$(cut -d' ' -f1 /proc/uptime) $l\"; done", timeout=1500)
-    apt_s = time.monotonic() - t0
-    g.log("apt install of %s (%.0fs):\n%s" % (kver, apt_s, out))
-    m = re.search(r"apt: rc (\d+)", out)
-    check(rc == 0 and m and m.group(1) == "0", "apt install of the 6.12 kernel failed: %s"
-          % out.strip().splitlines()[-2:])
-    phases = apt_phases(out)
+    g.sh(FIND + " > /var/tmp/files.k0; mkdir -p /root/bpo && tar -xf /dev/vdb -C /root/bpo",
+         timeout=300)
+    version = deb_version(g.cell.debs["memballoon-dkms"]).rsplit("-", 1)[0]
+
+    # the kernel alone: DKMS has no headers to build with
+    image_s, _ = apt(g, "install -y ./linux-image-*.deb", "apt install of %s without headers"
+                     % kver, cwd="/root/bpo", timeout=1500)
+    out = g.sh("dkms status memballoon")
+    check(("memballoon/%s, %s, x86_64: installed" % (version, kver)) not in out,
+          "dkms status says installed for %s without its headers: %r" % (kver, out.strip()))
+    default = g.sh("sed -n 's/^[[:space:]]*linux[[:space:]]\\+\\(\\S*\\).*/\\1/p' "
+                   "/boot/grub/grub.cfg | head -1").strip()
+    check(default == "/boot/vmlinuz-" + kver, "grub.cfg's first kernel is %r, not %s"
+          % (default, kver))
+    boot1 = g.reboot(extra_disk=tar)
+    running = g.sh("uname -r").strip()
+    check(running == kver, "the guest runs %s after the reboot, not %s" % (running, kver))
+    check(balloon_driver(g) == "virtio_balloon", "on %s without memballoon the balloon's "
+          "driver is %r, not virtio_balloon" % (kver, balloon_driver(g)))
+    u = g.unit("memballoond", "ActiveState", "StatusText")
+    check(u["ActiveState"] == "active" and u["StatusText"].startswith("0 balloon(s), "),
+          "memballoond on %s without memballoon: %s" % (kver, u))
+    rc, out = g.run("memballoonctl status")
+    check(rc == 1 and "driven by virtio_balloon" in out,
+          "memballoonctl status on virtio_balloon: rc %d %r" % (rc, out.strip()))
+    g.setmem(1024)
+    fallback_secs = g.wait_actual(1024)
+    g.setmem(distro.GUEST_MIB)
+    g.wait_actual(distro.GUEST_MIB)
+
+    # the headers: DKMS builds for the running kernel from their hook
+    headers_s, phases = apt(g, "install -y ./*.deb", "apt install of %s's headers" % kver,
+                            cwd="/root/bpo", timeout=1500)
     # distro_purge's "before": what the new kernel brought is not the
     # packages' (what DKMS made for memballoon is)
     g.sh(FIND + " > /var/tmp/files.k1; cd /var/tmp && export LC_ALL=C && "
@@ -476,16 +574,11 @@ def test_distro_kernel_upgrade(ctx, guest):
          "-e '/updates$' > k.added; "
          "comm -23 files.before k.removed | sort -m - k.added > files.b2 && "
          "mv files.b2 files.before", timeout=300)
-    version = deb_version(g.cell.debs["memballoon-dkms"]).rsplit("-", 1)[0]
     out = g.sh("dkms status memballoon")
     for k in (old_kver, kver):
         check("memballoon/%s, %s, x86_64: installed" % (version, k) in out,
               "dkms status: %r (want memballoon %s installed for %s)" % (out.strip(), version, k))
-    default = g.sh("sed -n 's/^[[:space:]]*linux[[:space:]]\\+\\(\\S*\\).*/\\1/p' "
-                   "/boot/grub/grub.cfg | head -1").strip()
-    check(default == "/boot/vmlinuz-" + kver, "grub.cfg's first kernel is %r, not %s"
-          % (default, kver))
-    boot = g.reboot()
+    boot2 = g.reboot()
     running = g.sh("uname -r").strip()
     check(running == kver, "the guest runs %s after the reboot, not %s" % (running, kver))
     check(balloon_driver(g) == "memballoon", "on %s the balloon's driver is %r"
@@ -493,6 +586,9 @@ def test_distro_kernel_upgrade(ctx, guest):
     path = g.sh("modinfo -F filename memballoon").strip()
     check(path.startswith("/lib/modules/%s/updates/dkms/memballoon.ko" % kver),
           "memballoon.ko on %s is %s, not DKMS's" % (kver, path))
+    signer = g.sh("modinfo -F signer memballoon").strip()
+    check(signer == "DKMS module signing key", "memballoon.ko's signer on %s: %r"
+          % (kver, signer))
     u = g.unit("memballoond", "ActiveState", "StatusText")
     check(u["ActiveState"] == "active" and u["StatusText"].startswith("1 balloon(s), "),
           "memballoond on %s: %s" % (kver, u))
@@ -500,9 +596,12 @@ def test_distro_kernel_upgrade(ctx, guest):
     secs = g.wait_actual(1024)
     g.setmem(distro.GUEST_MIB)
     g.wait_actual(distro.GUEST_MIB)
-    ctx.note("%s -> %s: fetch %.0fs, apt install %.0fs (DKMS build %.0fs), reboot %s; "
-             "1024 MiB in %.1fs" % (old_kver, kver, fetch_s, apt_s, phases.get("dkms_build", -1),
-                                    distro.boot_summary(boot), secs))
+    ctx.note("%s -> %s: fetch %.0fs; kernel alone: apt %.0fs, reboot %s, virtio_balloon to "
+             "1024 MiB in %.1fs; headers: apt %.0fs (DKMS build %.0fs), reboot %s, memballoon "
+             "to 1024 MiB in %.1fs" % (old_kver, kver, fetch_s, image_s,
+                                       distro.boot_summary(boot1), fallback_secs, headers_s,
+                                       phases.get("dkms_build", -1), distro.boot_summary(boot2),
+                                       secs))
 
 
 # What may change on the guest's root file system between a moment before the
