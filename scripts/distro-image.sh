@@ -192,6 +192,7 @@ mkdir -p "$DIR"
 WORK=$DIR/work
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM HUP
 
 # The machine's Debian suites for its codename, as one-line sources (the
 # mirror is the machine's; nothing of it is written into the project).

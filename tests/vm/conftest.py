@@ -152,6 +152,11 @@ def pytest_collection_modifyitems(session, config, items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     keep.sort(key=lambda i: cells.index(cell_of(i)))
     items[:] = keep
+    # the distro tier's image builds while the cells before it run
+    distro_cells = {cell_of(i) for i in keep if cell_of(i).scope == "distro"}
+    if not o.list and not o.collectonly:
+        for cell in distro_cells:
+            config.stash[PLAN].prefetch(cell)
     if o.list:
         for item in items:
             print(full_name(item))

@@ -12,6 +12,7 @@ pytest parameters and sets each one up (Plan.setup) when its first test runs.
 import fnmatch
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -265,6 +266,8 @@ class Cell:
         self.module = self.initrd = None
         self.qemu_path = self.qemu_version = None
         self.ready = False
+        self.prefetch = None       # distro: the image's build in the background (Popen)
+        self.prefetch_log = None
         self.error = None          # why the setup failed (SetupError, OSError)
         self.seconds = 0.0         # setup time
 
@@ -320,9 +323,20 @@ class Plan:
         return self._log
 
     def close(self):
+        for cell in self.cells:
+            if cell.prefetch is not None and cell.prefetch.poll() is None:
+                # a run that ends (or is stopped) before the distro cell
+                os.killpg(cell.prefetch.pid, signal.SIGTERM)
+                cell.prefetch.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def prefetch(self, cell):
+        """Start what a cell's setup can do in the background before its
+        turn (the distro tier's image)."""
+        if cell.scope == "distro" and cell.error is None and not cell.ready:
+            distro.prefetch(cell, self.out)
 
     def setup(self, cell):
         """Get the cell ready (once); raise SetupError if it cannot be."""
