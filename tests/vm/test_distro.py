@@ -225,6 +225,41 @@ def test_distro_install(ctx, guest):
                             t.get("initramfs", -1), distro.boot_summary(g.boots[1])))
 
 
+def libvirt_doc_claims(g):
+    """What docs/libvirt.md tells a host admin about this domain: QEMU's
+    -device for the balloon, and the channel's socket found with the doc's
+    sed recipe over virsh dumpxml, in libvirt's default place."""
+    qlog = g.lv.host_path("/var/log/libvirt/qemu/%s.log" % distro.DOM)
+    with open(qlog, errors="replace") as f:
+        text = f.read()
+    want = ('"driver":"virtio-balloon-pci","id":"balloon0","deflate-on-oom":true,'
+            '"free-page-reporting":true')
+    check(want in text, "QEMU's command line in %s has no -device with %s" % (qlog, want))
+    xml = g.lv.virsh("dumpxml", distro.DOM)
+    recipe = "s|.*<source mode='bind' path='\\([^']*org.memballoon.0\\)'.*|\\1|p"
+    p = subprocess.run(["sed", "-n", recipe], input=xml, stdout=subprocess.PIPE, text=True,
+                       check=True)
+    path = p.stdout.strip()
+    check(re.fullmatch(r"/var/lib/libvirt/qemu/channel/target/domain-\d+-%s/org\.memballoon\.0"
+                       % re.escape(distro.DOM), path),
+          "the doc's sed recipe over dumpxml gives %r" % path)
+    check(g.lv.host_path(path) == g.channel_path(), "%s is not the channel's socket" % path)
+
+
+def wait_dominfo_used(g, kib, timeout=30):
+    """Until virsh dominfo's "Used memory" (libvirt's record, updated from
+    QEMU's BALLOON_CHANGE events) is kib; seconds."""
+    t0 = time.monotonic()
+    while True:
+        out = g.lv.virsh("dominfo", distro.DOM)
+        m = re.search(r"^Used memory:\s+(\d+) KiB", out, re.M)
+        if m and int(m.group(1)) == kib:
+            return time.monotonic() - t0
+        check(time.monotonic() - t0 < scaled(timeout), "virsh dominfo's Used memory is %s, "
+              "not %d KiB after %ds" % (m.group(1) if m else "missing", kib, scaled(timeout)))
+        time.sleep(0.5)
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.distro
 def test_distro_setmem(ctx, guest):
@@ -235,6 +270,7 @@ def test_distro_setmem(ctx, guest):
     agree with the guest's /proc/meminfo."""
     g = guest
     install(g)
+    libvirt_doc_claims(g)
     ch = distro.Channel(g.channel_path())
     try:
         r = ch.request("subscribe")
@@ -260,6 +296,9 @@ def test_distro_setmem(ctx, guest):
                 ev["type"], ev2["type"], time.monotonic() - t0))
             check(ev2["device"]["target_pages"] == pages,
                   "target_reached with target %s pages" % ev2["device"]["target_pages"])
+            # libvirt's record of the size (BALLOON_CHANGE events): dominfo
+            used = wait_dominfo_used(g, mib * MiB)
+            g.log("dominfo Used memory %d KiB %.2fs after setmem" % (mib * MiB, used))
             out = g.sh("memballoonctl --json status")
             check('"actual_pages":%d' % pages in out.replace(" ", ""),
                   "memballoonctl status in the guest: %s" % out.strip())
