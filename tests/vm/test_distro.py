@@ -509,6 +509,7 @@ def test_distro_upgrade(ctx, guest):
     prev_version = deb_version(prev["memballoon-dkms"]).rsplit("-", 1)[0]
     rc, _ = g.run("dpkg --compare-versions %s lt %s" % (prev_version, version))
     check(rc == 0, "the previous version %s is not older than %s" % (prev_version, version))
+    g.sh("mkdir -p /root/previous")
     debs = [g.copy_in(p, "/root/previous") for p in sorted(prev.values())]
     down_s, _ = apt(g, "install -y --allow-downgrades " + " ".join(debs),
                     "apt install of %s" % prev_version)
