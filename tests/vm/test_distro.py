@@ -15,6 +15,8 @@ one does it first):
 and, in make check-distro only, the packages' life cycle:
   distro_upgrade         from the previous version's packages: the edited
                          conffile stays
+  distro_initramfs       virtio_balloon in the initramfs: memballoon owns
+                         the balloon from there
   distro_kernel_upgrade  a kernel without headers falls back to
                          virtio_balloon; with them DKMS builds for it
   distro_purge           nothing left, virtio_balloon owns the balloon
@@ -547,6 +549,51 @@ def test_distro_upgrade(ctx, guest):
     ctx.note("%s -> %s: previous built in %.0fs, downgrade %.0fs, upgrade %.0fs (DKMS build "
              "%.0fs), conffile kept" % (prev_version, version, build_s, down_s, up_s,
                                         phases.get("dkms_build", -1)))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.distro
+def test_distro_initramfs(ctx, guest):
+    """An initramfs that loads virtio_balloon (the admin listed it in
+    /etc/initramfs-tools/modules): the package's hook puts memballoon and
+    the modprobe rule in beside it, and after a reboot memballoon owns the
+    balloon from the initramfs (bound before systemd starts from the root
+    file system), virtio_balloon not loaded.  The list is restored after."""
+    g = guest
+    install(g)
+    kver = g.sh("uname -r").strip()
+    modules = "/etc/initramfs-tools/modules"
+    t0 = time.monotonic()
+    g.sh("cp %s /var/tmp/modules.saved && echo virtio_balloon >> %s && "
+         "update-initramfs -u -k %s" % (modules, modules, kver), timeout=600)
+    update_s = time.monotonic() - t0
+    try:
+        listing = g.sh("lsinitramfs /boot/initrd.img-%s" % kver, timeout=300)
+        for want in ("/virtio_balloon.ko", "/updates/dkms/memballoon.ko",
+                     "modprobe.d/memballoon.conf"):
+            check(any(l.endswith(want) for l in listing.splitlines()),
+                  "the initramfs has no %s" % want.lstrip("/"))
+        phases = g.reboot()
+        check(balloon_driver(g) == "memballoon", "with virtio_balloon in the initramfs the "
+              "balloon's driver is %r" % balloon_driver(g))
+        rc, _ = g.run("test -e /sys/module/virtio_balloon")
+        check(rc != 0, "virtio_balloon is loaded beside memballoon")
+        log = g.sh("dmesg").splitlines()
+        bound = next((i for i, l in enumerate(log) if "memballoon bound" in l), None)
+        pid1 = next((i for i, l in enumerate(log) if "systemd[1]: systemd " in l), None)
+        check(bound is not None and pid1 is not None and bound < pid1,
+              "memballoon was not bound in the initramfs (dmesg line %s, systemd at %s)"
+              % (bound, pid1))
+        g.log("dmesg: %s" % log[bound].strip())
+        g.setmem(1024)
+        secs = g.wait_actual(1024)
+        g.setmem(distro.GUEST_MIB)
+        g.wait_actual(distro.GUEST_MIB)
+    finally:
+        g.sh("cp /var/tmp/modules.saved %s && update-initramfs -u -k %s" % (modules, kver),
+             timeout=600)
+    ctx.note("update-initramfs %.0fs; reboot %s; memballoon bound in the initramfs; 1024 MiB "
+             "in %.1fs" % (update_s, distro.boot_summary(phases), secs))
 
 
 def snapshot(g):
