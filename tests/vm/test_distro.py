@@ -78,6 +78,19 @@ def balloon_driver(g):
     return lines[0].strip() if len(lines) > 1 else None
 
 
+def bound_driver(g, want, timeout=30):
+    """The balloon's driver once it is want, or whatever it is after
+    timeout: udev binds it a moment after the boot is "done" (on a kernel
+    without memballoon, modprobe first tries memballoon, then loads
+    virtio_balloon)."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        driver = balloon_driver(g)
+        if driver == want or time.monotonic() > deadline:
+            return driver
+        time.sleep(1)
+
+
 def deb_version(path):
     return os.path.basename(path).split("_")[1]
 
@@ -176,8 +189,8 @@ def test_distro_install(ctx, guest):
                                                                re.escape(kver)), out),
           "dkms status: %r (want memballoon %s installed for %s)" % (out.strip(), version, kver))
     # the module DKMS built, loaded and bound after the reboot
-    check(balloon_driver(g) == "memballoon", "the balloon's driver after the reboot is %r"
-          % balloon_driver(g))
+    driver = bound_driver(g, "memballoon")
+    check(driver == "memballoon", "the balloon's driver after the reboot is %r" % driver)
     bound = g.sh("ls /sys/bus/virtio/drivers/memballoon/").split()
     check(len([b for b in bound if b.startswith("virtio")]) == 1,
           "/sys/bus/virtio/drivers/memballoon/ has %s" % bound)
@@ -574,8 +587,9 @@ def test_distro_initramfs(ctx, guest):
             check(any(l.endswith(want) for l in listing.splitlines()),
                   "the initramfs has no %s" % want.lstrip("/"))
         phases = g.reboot()
-        check(balloon_driver(g) == "memballoon", "with virtio_balloon in the initramfs the "
-              "balloon's driver is %r" % balloon_driver(g))
+        driver = bound_driver(g, "memballoon")
+        check(driver == "memballoon", "with virtio_balloon in the initramfs the balloon's "
+              "driver is %r" % driver)
         rc, _ = g.run("test -e /sys/module/virtio_balloon")
         check(rc != 0, "virtio_balloon is loaded beside memballoon")
         log = g.sh("dmesg").splitlines()
@@ -655,8 +669,9 @@ def test_distro_kernel_upgrade(ctx, guest):
     boot1 = g.reboot(extra_disk=tar)
     running = g.sh("uname -r").strip()
     check(running == kver, "the guest runs %s after the reboot, not %s" % (running, kver))
-    check(balloon_driver(g) == "virtio_balloon", "on %s without memballoon the balloon's "
-          "driver is %r, not virtio_balloon" % (kver, balloon_driver(g)))
+    driver = bound_driver(g, "virtio_balloon")
+    check(driver == "virtio_balloon", "on %s without memballoon the balloon's driver is %r"
+          % (kver, driver))
     u = g.unit("memballoond", "ActiveState", "StatusText")
     check(u["ActiveState"] == "active" and u["StatusText"].startswith("0 balloon(s)"),
           "memballoond on %s without memballoon: %s" % (kver, u))
@@ -680,8 +695,8 @@ def test_distro_kernel_upgrade(ctx, guest):
     boot2 = g.reboot()
     running = g.sh("uname -r").strip()
     check(running == kver, "the guest runs %s after the reboot, not %s" % (running, kver))
-    check(balloon_driver(g) == "memballoon", "on %s the balloon's driver is %r"
-          % (kver, balloon_driver(g)))
+    driver = bound_driver(g, "memballoon")
+    check(driver == "memballoon", "on %s the balloon's driver is %r" % (kver, driver))
     path = g.sh("modinfo -F filename memballoon").strip()
     check(path.startswith("/lib/modules/%s/updates/dkms/memballoon.ko" % kver),
           "memballoon.ko on %s is %s, not DKMS's" % (kver, path))
@@ -744,8 +759,9 @@ def test_distro_purge(ctx, guest):
     check(u["LoadState"] == "not-found" and u["ActiveState"] == "inactive",
           "memballoond after the purge: %s" % u)
     phases = g.reboot()
-    check(balloon_driver(g) == "virtio_balloon", "after the purge and a reboot the balloon's "
-          "driver is %r" % balloon_driver(g))
+    driver = bound_driver(g, "virtio_balloon")
+    check(driver == "virtio_balloon", "after the purge and a reboot the balloon's driver is %r"
+          % driver)
     g.setmem(1024)
     secs = g.wait_actual(1024)
     g.setmem(distro.GUEST_MIB)
