@@ -31,6 +31,20 @@ struct mb_dev {
 	uint64_t have;			/* bit (1 << MEMBALLOON_A_DEV_x) per attribute present */
 };
 
+/* A virtio balloon device as sysfs shows it, bound to any driver or none. */
+struct mb_sysdev {
+	char name[32];			/* "virtioN" */
+	char driver[32];		/* "memballoon", "virtio_balloon"; "" when unbound */
+};
+
+/*
+ * The balloon devices (virtio device ID 5) under bus, the virtio bus's
+ * devices directory ("/sys/bus/virtio/devices"; a test passes its own
+ * tree): up to max of them in out; returns how many there are (more than
+ * max when some did not fit), -errno when bus cannot be read.
+ */
+int mb_sysfs_balloons(const char *bus, struct mb_sysdev *out, size_t max);
+
 /* "MUST_TELL_HOST", ..., "VERSION_1"; NULL for a bit without a name. */
 const char *mb_feature_name(unsigned int bit);
 /* "target_changed", ... (the spec's names, memballoon-names.h); "unknown" for anything else. */

@@ -3,10 +3,8 @@
  * memballoonctl: the memballoon driver's state and admin commands, straight
  * from its generic netlink family (no daemon needed).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,8 +13,6 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <linux/virtio_ids.h>
 
 #include "config.h"
 #include "json.h"
@@ -198,42 +194,17 @@ static void print_json_devices(const struct mb_dev *devs, size_t n)
  */
 static int status_without_module(void)
 {
-	static const char bus[] = "/sys/bus/virtio/devices";
-	DIR *dir = opendir(bus);
-	struct dirent *de;
-	int found = 0;
+	struct mb_sysdev devs[8];
+	int n = mb_sysfs_balloons("/sys/bus/virtio/devices", devs, 8);
+	int i;
 
-	while (dir && (de = readdir(dir))) {
-		char path[PATH_MAX], link[PATH_MAX], id[16] = "";
-		const char *drv = NULL;
-		FILE *f;
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/device", bus, de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (!fgets(id, sizeof(id), f))
-			id[0] = 0;
-		fclose(f);
-		if (strtoul(id, NULL, 16) != VIRTIO_ID_BALLOON)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/driver", bus, de->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n > 0) {
-			link[n] = 0;
-			drv = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
-		}
+	for (i = 0; i < n && i < 8; i++)
 		fprintf(stderr, "memballoonctl: memballoon module not loaded; "
-			"balloon device %s %s%s\n", de->d_name,
-			drv ? "is driven by " : "has no driver", drv ? drv : "");
-		found++;
-	}
-	if (dir)
-		closedir(dir);
-	if (found)
+			"balloon device %s %s%s\n", devs[i].name,
+			devs[i].driver[0] ? "is driven by " : "has no driver", devs[i].driver);
+	if (n > 8)
+		fprintf(stderr, "memballoonctl: and %d more balloon devices\n", n - 8);
+	if (n > 0)
 		return 1;
 	if (opt_json)
 		print_json_devices(NULL, 0);

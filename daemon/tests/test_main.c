@@ -21,6 +21,7 @@ int main(void)
 	failed += run_acl_tests();
 	failed += run_channels_tests();
 	failed += run_privileges_tests();
+	failed += run_mbdev_tests();
 	printf("daemon unit tests: %u passed, %d failed\n", unit_total - (unsigned int)failed,
 	       failed);
 	return failed ? 1 : 0;

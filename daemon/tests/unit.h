@@ -52,5 +52,6 @@ int run_strbuf_tests(void);
 int run_acl_tests(void);
 int run_channels_tests(void);
 int run_privileges_tests(void);
+int run_mbdev_tests(void);
 
 #endif
