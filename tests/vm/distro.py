@@ -422,6 +422,15 @@ class Guest:
                                   % (actual, mib, scaled(timeout)))
             time.sleep(0.25)
 
+    def setmem_round_trip(self, mib=1024):
+        """virsh setmem down to mib and back to GUEST_MIB, each waited for in
+        dommemstat's actual; the seconds the way down took."""
+        self.setmem(mib)
+        secs = self.wait_actual(mib)
+        self.setmem(GUEST_MIB)
+        self.wait_actual(GUEST_MIB)
+        return secs
+
     def channel_path(self):
         """The host socket of the org.memballoon.0 channel, from the live
         XML as an admin finds it (virsh dumpxml), as seen outside

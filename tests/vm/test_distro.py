@@ -599,10 +599,7 @@ def test_distro_initramfs(ctx, guest):
               "memballoon was not bound in the initramfs (dmesg line %s, systemd at %s)"
               % (bound, pid1))
         g.log("dmesg: %s" % log[bound].strip())
-        g.setmem(1024)
-        secs = g.wait_actual(1024)
-        g.setmem(distro.GUEST_MIB)
-        g.wait_actual(distro.GUEST_MIB)
+        secs = g.setmem_round_trip(1024)
     finally:
         g.sh("cp /var/tmp/modules.saved %s && update-initramfs -u -k %s" % (modules, kver),
              timeout=600)
@@ -678,10 +675,7 @@ def test_distro_kernel_upgrade(ctx, guest):
     rc, out = g.run("memballoonctl status")
     check(rc == 1 and "driven by virtio_balloon" in out,
           "memballoonctl status on virtio_balloon: rc %d %r" % (rc, out.strip()))
-    g.setmem(1024)
-    fallback_secs = g.wait_actual(1024)
-    g.setmem(distro.GUEST_MIB)
-    g.wait_actual(distro.GUEST_MIB)
+    fallback_secs = g.setmem_round_trip(1024)
 
     # the headers: DKMS builds for the running kernel from their hook
     snapshot(g)
@@ -706,10 +700,7 @@ def test_distro_kernel_upgrade(ctx, guest):
     u = g.unit("memballoond", "ActiveState", "StatusText")
     check(u["ActiveState"] == "active" and u["StatusText"].startswith("1 balloon(s), "),
           "memballoond on %s: %s" % (kver, u))
-    g.setmem(1024)
-    secs = g.wait_actual(1024)
-    g.setmem(distro.GUEST_MIB)
-    g.wait_actual(distro.GUEST_MIB)
+    secs = g.setmem_round_trip(1024)
     ctx.note("%s -> %s: fetch %.0fs; kernel alone: apt %.0fs, reboot %s, virtio_balloon to "
              "1024 MiB in %.1fs; headers: apt %.0fs (DKMS build %.0fs), reboot %s, memballoon "
              "to 1024 MiB in %.1fs" % (old_kver, kver, fetch_s, image_s,
@@ -762,9 +753,6 @@ def test_distro_purge(ctx, guest):
     driver = bound_driver(g, "virtio_balloon")
     check(driver == "virtio_balloon", "after the purge and a reboot the balloon's driver is %r"
           % driver)
-    g.setmem(1024)
-    secs = g.wait_actual(1024)
-    g.setmem(distro.GUEST_MIB)
-    g.wait_actual(distro.GUEST_MIB)
+    secs = g.setmem_round_trip(1024)
     ctx.note("purge %.0fs, %d paths of churn; reboot %s; virtio_balloon to 1024 MiB in %.1fs"
              % (purge_s, len(added) + len(removed), distro.boot_summary(phases), secs))
