@@ -210,6 +210,9 @@ struct memballoon {
 
 	/* DEFLATE_ON_OOM: releases pages when the guest is out of memory. */
 	struct notifier_block oom_nb;
+	/* The OOM notifier's last release and run of quick ones (oom_lock). */
+	unsigned long oom_last;
+	unsigned int oom_streak;
 	/* REPORTING: the page_reporting core calls us through this. */
 	struct page_reporting_dev_info pr_dev_info;
 
