@@ -4,7 +4,7 @@ same QEMU, guest kernel and memory size (4 GiB guests, 2 vCPUs), runs
 alternating A B A B ..., a fresh guest per run.
 
   tests/vm/bench.py [--module driver/memballoon.ko] [--baseline OTHER.ko]
-                    [--rounds 5] [--scenarios cycle,oom,stats,reporting,daemon]
+                    [--rounds 5] [--scenarios cycle,oom,oomdeep,stats,reporting,daemon]
                     [--qemu 7.2|10.0|system|PATH] [--kernel-env FILE]
                     [--ram 4096] [--out build/bench]
 
@@ -21,6 +21,8 @@ Scenarios (docs/bench.md explains each):
              (scenario 4; in the cycle guest, after the cycles)
   oom        deflate-on-oom=on: a 2 GiB workload on a guest ballooned to
              1 GiB, against the same workload with no balloon (scenario 3)
+  oomdeep    the same deep: a 2 GiB guest (whatever --ram says) ballooned
+             to 256 MiB runs a 1200 MiB workload (scenario 8)
   reporting  free-page-reporting=on: 1 GiB freed in tmpfs leaves QEMU's RSS
              (scenario 5)
   daemon     memballoond: idle CPU over a minute, RSS, PSI spike -> host
@@ -62,10 +64,12 @@ def set_ram(mib):
 
 
 set_ram(4096)       # MiB, every guest
+# scenario 8: a deeply ballooned guest (issue 15's case), the same on every --ram
+DEEP_RAM, DEEP_LOW, DEEP_WORK = 2048, 256, 1200
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
 DAEMON_IDLE_S = 60
-SCENARIOS = ("cycle", "stats", "oom", "reporting", "daemon")
+SCENARIOS = ("cycle", "stats", "oom", "oomdeep", "reporting", "daemon")
 INTREE = "virtio_balloon"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GUEST_HZ = 100      # USER_HZ of the guest's /proc/stat
@@ -161,15 +165,16 @@ def trace_sums(vm):
 class Run:
     """One guest for one driver: boot, load the driver, measure."""
 
-    def __init__(self, b, driver, tag, balloon_opts=""):
+    def __init__(self, b, driver, tag, balloon_opts="", ram=None):
         self.b = b
+        self.ram = ram or RAM
         self.driver = driver
         initrd, module = b.builds.get(driver, b.builds[b.drv_b])
         self.ctx = Ctx(tag, b.kenv, initrd, module, b.logdir, qemu=b.qemu)
         try:
             # debug-threads=on names the vCPU threads ("CPU 0/TCG"), so
             # their CPU time can be told from the main loop's
-            self.vm = self.ctx.boot(mem_mib=RAM, balloon_opts=balloon_opts,
+            self.vm = self.ctx.boot(mem_mib=self.ram, balloon_opts=balloon_opts,
                                     extra_args=["-name", "%s,debug-threads=on" % tag])
             if driver == INTREE:
                 self.ctx.load_intree(self.vm)
@@ -210,7 +215,7 @@ class Run:
             rss = vm.rss_kib()
             peak[0] = max(peak[0], rss)
             if trace is not None:
-                trace.append((round(seconds, 4), (RAM * MiB - actual) / MiB, rss / 1024))
+                trace.append((round(seconds, 4), (self.ram * MiB - actual) / MiB, rss / 1024))
         t0 = time.monotonic()
         vm.qmp.balloon(target * MiB)
         dt = wait_actual(vm, target, timeout, poll=0.01, since=t0, on_sample=sample)
@@ -301,25 +306,56 @@ def workload(run, mib, timeout=600):
     return r
 
 
-def sc_oom(b, driver, tag):
-    """Scenario 3: deflate-on-oom, a workload 1 GiB beyond the target."""
+def settle(vm, target, timeout=300, still=3.0):
+    """Set the balloon's target (logical MiB) and wait until actual reaches
+    it or stops moving for `still` seconds (memballoon stops at its reserve
+    of MemAvailable short of a target this deep); the seconds it moved."""
+    t0 = time.monotonic()
+    vm.qmp.balloon(target * MiB)
+    last, since = None, t0
+    while True:
+        actual = vm.qmp.query_balloon()
+        now = time.monotonic()
+        if actual != last:
+            last, since = actual, now
+        if actual == target * MiB or now - since >= still:
+            return since - t0
+        if now - t0 > timeout:
+            raise RuntimeError("balloon still moving after %ds (actual %.1f MiB)"
+                               % (timeout, actual / MiB))
+        time.sleep(0.05)
+
+
+def sc_oom(b, driver, tag, ram=None, low=None, work=None):
+    """Scenario 3: deflate-on-oom, a workload 1 GiB beyond the target;
+    scenario 8 (sc_oomdeep) the same in another guest size and depth,
+    where the balloon may stop short of the target (settle())."""
+    deep = ram is not None
+    ram, low, work = ram or RAM, low or LOW, work or OOM_WORK
     res = {}
-    run = Run(b, driver, tag, "deflate-on-oom=on")
+    run = Run(b, driver, tag, "deflate-on-oom=on", ram=ram)
     try:
         vm = run.vm
-        base = workload(run, OOM_WORK)
+        base = workload(run, work)
         for k, v in base.items():
             res["base_" + k] = v
         time.sleep(1)
-        inf = run.move(LOW, timeout=300)
-        res["inflate_s"] = inf["s"]
+        if deep:
+            res["inflate_s"] = settle(vm, low)
+        else:
+            res["inflate_s"] = run.move(low, timeout=300)["s"]
+        low = vm.qmp.query_balloon() / MiB
+        res["target_reached_mib"] = low
         time.sleep(1)
         d0 = mbnl_dump(vm, required=False)
-        w = workload(run, OOM_WORK)
+        w = workload(run, work)
         d1 = mbnl_dump(vm, required=False)
         for k, v in w.items():
             res["oom_" + k] = v
-        res["oom_released_mib"] = vm.qmp.query_balloon() / MiB - LOW
+        res["oom_released_mib"] = vm.qmp.query_balloon() / MiB - low
+        # what the workload needed beyond the target, at least: the guest's
+        # own use before the workload is left out, so this overstates it
+        res["oom_excess_mib"] = max(0.0, res["oom_released_mib"] - (work - low))
         if d1:
             res["oom_deflates"] = d1.get("oom_deflates", 0) - d0.get("oom_deflates", 0)
         res["oom_over_base"] = w["s"] / base["s"]
@@ -329,6 +365,11 @@ def sc_oom(b, driver, tag):
     finally:
         run.close()
     return res
+
+
+def sc_oomdeep(b, driver, tag):
+    """Scenario 8: deflate-on-oom in a deeply ballooned guest."""
+    return sc_oom(b, driver, tag, DEEP_RAM, DEEP_LOW, DEEP_WORK)
 
 
 def sc_reporting(b, driver, tag):
@@ -554,6 +595,11 @@ class Bench:
                     if r:
                         self.record("oom", drv, r)
             for drv in drivers:
+                if "oomdeep" in scen:
+                    r = self.one("oomdeep", drv, rnd, lambda tag: sc_oomdeep(self, drv, tag))
+                    if r:
+                        self.record("oomdeep", drv, r)
+            for drv in drivers:
                 if "reporting" in scen:
                     r = self.one("reporting", drv, rnd, lambda tag: sc_reporting(self, drv, tag))
                     if r:
@@ -601,7 +647,7 @@ def summary(scenario, r):
         if "stats_latency_s" in r:
             s += ", stats %.0fms" % (r["stats_latency_s"] * 1000)
         return s
-    if scenario == "oom":
+    if scenario in ("oom", "oomdeep"):
         return "base %.1fs, ballooned %.1fs rc %d, %d OOM kills, released %.0f MiB" % (
             r["base_s"], r["oom_s"], r["oom_rc"], r["oom_oom_kill"], r["oom_released_mib"])
     if scenario == "reporting":
@@ -656,6 +702,17 @@ ROWS = [
     ("oom", "oom_released_mib", "3 balloon released to the workload (MiB)", "%.0f", 1),
     ("oom", "oom_gsys", "3 guest kernel CPU during the workload (s)", "%.2f", 1),
     ("oom", "base_gsys", "3 guest kernel CPU during the baseline (s)", "%.2f", 1),
+    ("oomdeep", "base_s", "8 {DEEP_RAM} MiB guest: workload {DEEP_WORK} MiB, no balloon (s)",
+     "%.1f", 1),
+    ("oomdeep", "target_reached_mib", "8 ... ballooned to a {DEEP_LOW} MiB target: reached (MiB)",
+     "%.0f", 1),
+    ("oomdeep", "oom_s", "8 ... the workload ballooned (s)", "%.1f", 1),
+    ("oomdeep", "oom_over_base", "8 ... / baseline in the same guest (target <= 1.3)", "%.2f", 1),
+    ("oomdeep", "oom_oom_kill", "8 OOM kills (/proc/vmstat oom_kill)", "%.0f", 1),
+    ("oomdeep", "oom_rc", "8 workload exit status (0 = finished)", "%.0f", 1),
+    ("oomdeep", "oom_deflates", "8 OOM notifications that released pages", "%.0f", 1),
+    ("oomdeep", "oom_released_mib", "8 balloon released to the workload (MiB)", "%.0f", 1),
+    ("oomdeep", "oom_excess_mib", "8 ... beyond workload - target (MiB)", "%.0f", 1),
     ("reporting", "rise_mib", "5 QEMU RSS rise writing 1 GiB to tmpfs (MiB)", "%.0f", 1),
     ("reporting", "t50_s", "5 freed 1 GiB: 50% out of QEMU RSS (s)", "%.1f", 1),
     ("reporting", "t80_s", "5 freed 1 GiB: 80% out of QEMU RSS (s)", "%.1f", 1),
@@ -696,7 +753,8 @@ def table_rows(b):
     rows = []
     drivers = [b.drv_a, b.drv_b]
     for scen, key, label, fmt, scale in ROWS:
-        label = label.format(RAM=RAM, LOW=LOW, TOUCH=TOUCH, OOM_WORK=OOM_WORK)
+        label = label.format(RAM=RAM, LOW=LOW, TOUCH=TOUCH, OOM_WORK=OOM_WORK, DEEP_RAM=DEEP_RAM,
+                             DEEP_LOW=DEEP_LOW, DEEP_WORK=DEEP_WORK)
         per = b.results.get(scen, {})
         if not per:
             continue
