@@ -18,7 +18,7 @@ import pytest
 from harness import Skip, check, kernel_config, kv, mbnl_dump
 from harness import balloon_pages_held, settle_free, trace_clear, trace_events, trace_start
 from knobs import GUEST_MIB, scaled, share
-from vm import MiB, VM, AgentError
+from vm import MiB, AgentError
 
 RAM_MIB = GUEST_MIB
 OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|Killed process")
@@ -35,16 +35,16 @@ def hog(ctx, vm, mib, timeout=300):
     return rc, dt, out
 
 
-def oom_workload(ctx, vm, driver_loader, tag):
+def oom_workload(ctx, vm):
     """On a 2 GiB guest with deflate-on-oom: target 512 MiB, then a workload
     of 1 GiB (share(): the same fractions of other guests).  Returns (rc,
     seconds, oom kills, actual MiB after)."""
-    driver_loader(vm)
+    ctx.load_driver(vm)
     total0 = vm.meminfo()["MemTotal"]
     ctx.set_target(vm, share(512), timeout=90)
     total1 = vm.meminfo()["MemTotal"]
     check(abs(total1 - total0) <= 1024,
-          "%s: MemTotal moved %d -> %d KiB with DEFLATE_ON_OOM" % (tag, total0, total1))
+          "MemTotal moved %d -> %d KiB with DEFLATE_ON_OOM" % (total0, total1))
     vm.qmp.take_events("BALLOON_CHANGE")
     rc, dt, out = hog(ctx, vm, share(1024))
     kills = len(OOM_RE.findall(vm.dmesg()))
@@ -56,10 +56,10 @@ def oom_workload(ctx, vm, driver_loader, tag):
 def test_deflate_on_oom(ctx):
     """A workload needing 1 GiB beyond a 512 MiB target completes without an
     OOM kill while the balloon still holds pages; MemTotal stays; the host
-    sees actual move.  The in-tree driver runs the same workload for
-    comparison (reported, not asserted)."""
+    sees actual move.  (How long it takes against the in-tree driver is
+    the bench's: scenarios 3 and 8 of make bench.)"""
     vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on")
-    rc, dt, kills, actual = oom_workload(ctx, vm, ctx.load_driver, ctx.driver)
+    rc, dt, kills, actual = oom_workload(ctx, vm)
     check(rc == 0, "the workload failed (rc %d)" % rc)
     check(kills == 0, "%d OOM kill lines in dmesg" % kills)
     check(actual < RAM_MIB, "the balloon is empty after the workload (actual %d MiB)" % actual)
@@ -73,21 +73,6 @@ def test_deflate_on_oom(ctx):
     check(after >= actual, "balloon re-inflated into the workload: %d -> %d MiB" % (actual, after))
     ctx.note("1GiB beyond target: %.1fs, 0 OOM kills, %d releases, balloon still %d MiB"
              % (dt, dev["oom_deflates"], RAM_MIB - actual))
-    if ctx.driver == "virtio_balloon":
-        return
-    # The in-tree driver in the same QEMU, for comparison: its guest is not
-    # scanned for problems (it may well wedge), only timed.
-    v2 = VM(ctx.kenv, ctx.initrd, mem_mib=RAM_MIB, balloon_opts="deflate-on-oom=on",
-            name=ctx.name + "-intree", logdir=ctx.outdir)
-    try:
-        v2.start()
-        rc2, dt2, kills2, actual2 = oom_workload(ctx, v2, ctx.load_intree, "virtio_balloon")
-        ctx.note("| in-tree: rc %d %.1fs %d OOM kills, balloon %d MiB" % (
-            rc2, dt2, kills2, RAM_MIB - actual2))
-    except Exception as e:
-        ctx.note("| in-tree: no result (%s)" % str(e).splitlines()[0][:60])
-    finally:
-        v2.close()
 
 
 @pytest.mark.timeout(300)
