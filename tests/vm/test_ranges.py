@@ -197,6 +197,13 @@ def test_ranges(ctx):
           "PFN blocks came back without a message: %r" % de[:4])
     vm.sh("echo 1 > %s" % PARAM)
     check_data(vm, md5, "at the end")
+    # the netlink counters count range pages like any others
+    dev = mbnl_dump(vm)
+    moved_pages = (256 + balloon + 201) * 256
+    check(dev["inflated"] == moved_pages and dev["deflated"] == moved_pages
+          and dev["actual_pages"] == 0,
+          "netlink counters: inflated %d, deflated %d, actual %d; %d pages went each way"
+          % (dev["inflated"], dev["deflated"], dev["actual_pages"], moved_pages))
     notes.append("range_blocks=0: 201MiB as PFNs")
     ctx.note("; ".join(notes))
 
