@@ -22,10 +22,26 @@
  * PFNs) after the other.  Only once the host has used a request do its
  * pages join the balloon and does "actual" grow.
  *
- * Deflating: blocks leave first, then single pages.  A rest smaller than a
- * block that no single page can make up splits one block: the pages needed
- * leave, the others stay in the balloon as single pages.  The host is told,
- * and only after it used the request are the pages freed (MUST_TELL_HOST).
+ * Range blocks: where the device offers free page reporting (and neither
+ * MUST_TELL_HOST nor a non-zero poison_val rules it out, and range_blocks
+ * is set), an inflate request hands its blocks to the host as ranges on the
+ * reporting queue, one buffer entry each, up to range_max (QEMU: 32, so
+ * 64 MiB per round trip), and its single pages as PFNs as before.  The host
+ * drops each range with one call where a PFN costs it one per 4 KiB.  The
+ * balloon keeps them on their own list and counts them in "actual" like any
+ * inflated page; the spec lets a driver reuse reported pages without telling
+ * the device, so they go back with no deflate request.  docs/driver.md says
+ * why that is within the spec and what each host does with them.
+ *
+ * Deflating: range blocks leave first (no round trip, which matters most
+ * to the OOM notifier), then blocks, then single pages.  A rest smaller
+ * than a block that no single page can make up splits one block, a PFN
+ * block rather than a range block: the pages needed leave, the others stay
+ * in the balloon as single pages.  A split range block's kept pages are
+ * told to the host on the inflate queue first, so that every single page
+ * in the balloon is one the host knows as inflated.  The host is told of
+ * PFN pages, and only after it used the request are they freed
+ * (MUST_TELL_HOST).
  *
  * When the balloon cannot grow, resize_work backs off exponentially (and
  * says so once per target) instead of spinning; a config change cuts the
@@ -58,6 +74,12 @@
  */
 #define MB_BLOCK_GFP	(((GFP_USER | __GFP_MOVABLE) & ~__GFP_RECLAIM) | \
 			 __GFP_NOWARN | __GFP_NOMEMALLOC)
+
+/* Whether blocks go to the host as ranges where the device allows it. */
+static bool range_blocks = true;
+module_param(range_blocks, bool, 0644);
+MODULE_PARM_DESC(range_blocks,
+		 "Hand 2 MiB blocks to the host as ranges on the free page reporting queue when the device allows it (default Y)");
 
 static unsigned int reserve_mib;
 module_param(reserve_mib, uint, 0644);
@@ -144,19 +166,43 @@ static unsigned long mb_spare_pages(struct memballoon *mb)
 	return available - reserve;
 }
 
-static void mb_batch_init(struct mb_batch *b)
+static void mb_batch_init(struct mb_batch *b, bool as_ranges)
 {
 	INIT_LIST_HEAD(&b->blocks);
 	INIT_LIST_HEAD(&b->pages);
+	INIT_LIST_HEAD(&b->ranges);
+	INIT_LIST_HEAD(&b->loose);
 	b->nr_blocks = 0;
 	b->nr_pages = 0;
+	b->nr_ranges = 0;
+	b->nr_loose = 0;
+	b->as_ranges = as_ranges;
 	b->alloc_ns = 0;
 }
 
 /* Guest pages in @b. */
 static unsigned int mb_batch_size(const struct mb_batch *b)
 {
-	return b->nr_blocks * MB_BLOCK_PAGES + b->nr_pages;
+	return (b->nr_blocks + b->nr_ranges) * MB_BLOCK_PAGES + b->nr_pages +
+	       b->nr_loose;
+}
+
+/* Whether the next inflate pass hands its blocks to the host as ranges. */
+static bool mb_use_ranges(struct memballoon *mb)
+{
+	return mb->range_ok && READ_ONCE(range_blocks);
+}
+
+/*
+ * Guest pages one inflate request carries: MB_PAGES_PER_REQ as PFNs, or
+ * with ranges up to range_max blocks (and single pages as PFNs).
+ */
+static unsigned long mb_req_pages(struct memballoon *mb, bool as_ranges)
+{
+	if (!as_ranges)
+		return MB_PAGES_PER_REQ;
+	return max_t(unsigned long, mb->range_max * MB_BLOCK_PAGES,
+		     MB_PAGES_PER_REQ);
 }
 
 /* Write the PFNs of every page in @b into pfns; returns how many. */
@@ -177,6 +223,8 @@ static void mb_batch_free(struct mb_batch *b)
 {
 	struct page *page, *next;
 
+	list_splice_init(&b->ranges, &b->blocks);
+	list_splice_init(&b->loose, &b->pages);
 	list_for_each_entry_safe(page, next, &b->blocks, lru) {
 		list_del(&page->lru);
 		__free_pages(page, MB_BLOCK_ORDER);
@@ -185,20 +233,27 @@ static void mb_batch_free(struct mb_batch *b)
 		list_del(&page->lru);
 		put_page(page);
 	}
+	b->nr_blocks = 0;
+	b->nr_pages = 0;
+	b->nr_ranges = 0;
+	b->nr_loose = 0;
 }
 
 /*
- * Allocate up to @want guest pages onto @b, blocks first.  The first block
- * that is not free stops block attempts until the host sets a new target.
+ * Allocate up to @want guest pages onto @b, blocks first (as many as one
+ * request carries), then single pages (MB_PAGES_PER_REQ at most).  The
+ * first block that is not free stops block attempts until the host sets a
+ * new target.
  */
 static void mb_batch_alloc(struct memballoon *mb, struct mb_batch *b,
-			   unsigned int want)
+			   unsigned int want, bool as_ranges)
 {
+	unsigned int max_blocks = as_ranges ? mb->range_max : UINT_MAX;
 	u64 t0 = ktime_get_ns();
 	struct page *page;
 
-	mb_batch_init(b);
-	while (READ_ONCE(mb->try_blocks) &&
+	mb_batch_init(b, as_ranges);
+	while (READ_ONCE(mb->try_blocks) && b->nr_blocks < max_blocks &&
 	       want - mb_batch_size(b) >= MB_BLOCK_PAGES) {
 		page = alloc_pages(MB_BLOCK_GFP, MB_BLOCK_ORDER);
 		if (!page) {
@@ -208,7 +263,7 @@ static void mb_batch_alloc(struct memballoon *mb, struct mb_batch *b,
 		list_add_tail(&page->lru, &b->blocks);
 		b->nr_blocks++;
 	}
-	while (mb_batch_size(b) < want) {
+	while (mb_batch_size(b) < want && b->nr_pages < MB_PAGES_PER_REQ) {
 		page = balloon_page_alloc();
 		if (!page)
 			break;
@@ -223,15 +278,18 @@ void mb_alloc_work(struct work_struct *work)
 	struct memballoon *mb = container_of(work, struct memballoon,
 					     alloc_work);
 
-	mb_batch_alloc(mb, &mb->alloc_batch, mb->alloc_want);
+	mb_batch_alloc(mb, &mb->alloc_batch, mb->alloc_want,
+		       mb->alloc_batch.as_ranges);
 }
 
 /*
- * A block the host acknowledged joins the balloon (and leaves MemTotal).
- * Its pages are marked offline, as the balloon core marks single pages, so
- * that kdump, /proc/kcore and hibernation do not read them.
+ * A block the host acknowledged joins the balloon on @list (blocks or
+ * ranges) and leaves MemTotal.  Its pages are marked offline, as the
+ * balloon core marks single pages, so that kdump, /proc/kcore and
+ * hibernation do not read them.
  */
-static void mb_block_enqueue(struct memballoon *mb, struct page *page)
+static void mb_block_enqueue(struct memballoon *mb, struct page *page,
+			     struct list_head *list)
 {
 	unsigned int i;
 
@@ -242,13 +300,14 @@ static void mb_block_enqueue(struct memballoon *mb, struct page *page)
 		adjust_managed_page_count(page, -(long)MB_BLOCK_PAGES);
 	count_vm_events(BALLOON_INFLATE, MB_BLOCK_PAGES);
 	mb_count_balloon_pages(page, MB_BLOCK_PAGES);
-	list_move(&page->lru, &mb->blocks);
+	list_move(&page->lru, list);
 }
 
-/* The newest block leaves the balloon (and rejoins MemTotal). */
-static struct page *mb_block_dequeue(struct memballoon *mb)
+/* The newest block on @list leaves the balloon (and rejoins MemTotal). */
+static struct page *mb_block_dequeue(struct memballoon *mb,
+				     struct list_head *list)
 {
-	struct page *page = list_first_entry(&mb->blocks, struct page, lru);
+	struct page *page = list_first_entry(list, struct page, lru);
 	unsigned int i;
 
 	lockdep_assert_held(&mb->lock);
@@ -274,19 +333,30 @@ static unsigned long mb_hold_left(struct memballoon *mb)
 	return left;
 }
 
+/* @n 4 KiB pages joined the balloon (lock held): count them in actual. */
+static void mb_joined(struct memballoon *mb, unsigned int n)
+{
+	lockdep_assert_held(&mb->lock);
+	spin_lock(&mb->state_lock);
+	WRITE_ONCE(mb->num_pages, mb->num_pages + n);
+	mb->counters.inflated += n;
+	spin_unlock(&mb->state_lock);
+}
+
 /*
- * Hand @b to the host in one request; once the host used it, its pages
- * join the balloon.  Returns 0 or -errno, -EAGAIN when a release has put
- * inflation on hold since the pass started: the batch must not go to the
- * host then, however far the pass has come.  On failure the pages stay on
- * @b for the caller to free.
+ * Hand @b to the host: its blocks as ranges on the reporting queue when
+ * @b->as_ranges, the rest as PFNs on the inflate queue; once the host used
+ * a request, its pages join the balloon (and leave @b).  Returns 0 or
+ * -errno, -EAGAIN when a release has put inflation on hold since the pass
+ * started: the batch must not go to the host then, however far the pass
+ * has come.  On failure the pages still on @b are the caller's to free.
  */
 static int mb_inflate_send(struct memballoon *mb, struct mb_batch *b)
 {
+	unsigned int n = 0, pfns, blocks = b->nr_blocks, ranges = 0;
 	struct page *page, *next;
 	u64 t0, host_ns;
-	unsigned int n;
-	int err;
+	int err = 0;
 
 	if (!mb_batch_size(b))
 		return 0;
@@ -296,48 +366,66 @@ static int mb_inflate_send(struct memballoon *mb, struct mb_batch *b)
 		mutex_unlock(&mb->lock);
 		return err;
 	}
-	n = mb_batch_to_pfns(mb, b);
 	t0 = ktime_get_ns();
-	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
+	if (b->as_ranges && b->nr_blocks) {
+		err = mb_report_ranges(mb, &b->blocks, b->nr_blocks);
+		if (err)
+			goto out;
+		ranges = b->nr_blocks;
+		list_for_each_entry_safe(page, next, &b->blocks, lru)
+			mb_block_enqueue(mb, page, &mb->ranges);
+		b->nr_blocks = 0;
+		n = ranges * MB_BLOCK_PAGES * MB_PFNS_PER_PAGE;
+		mb_joined(mb, n);
+	}
+	pfns = mb_batch_to_pfns(mb, b);
+	if (pfns) {
+		err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], pfns);
+		if (err)
+			goto out;
+		list_for_each_entry_safe(page, next, &b->blocks, lru)
+			mb_block_enqueue(mb, page, &mb->blocks);
+		mb_balloon_enqueue(&mb->b_dev_info, &b->pages,
+				   mb_counts_managed(mb));
+		b->nr_blocks = 0;
+		b->nr_pages = 0;
+		n += pfns;
+		mb_joined(mb, pfns);
+	}
+out:
 	host_ns = ktime_get_ns() - t0;
-	if (err) {
-		mutex_unlock(&mb->lock);
+	if (n)
+		mb_write_actual(mb);
+	mutex_unlock(&mb->lock);
+	if (err)
 		dev_err_ratelimited(&mb->vdev->dev,
 				    "inflate request failed: %d\n", err);
-		return err;
-	}
-	list_for_each_entry_safe(page, next, &b->blocks, lru)
-		mb_block_enqueue(mb, page);
-	mb_balloon_enqueue(&mb->b_dev_info, &b->pages, mb_counts_managed(mb));
-	spin_lock(&mb->state_lock);
-	WRITE_ONCE(mb->num_pages, mb->num_pages + n);
-	mb->counters.inflated += n;
-	spin_unlock(&mb->state_lock);
-	mb_write_actual(mb);
-	mutex_unlock(&mb->lock);
-	trace_memballoon_inflate(mb->vdev->index, n, b->nr_blocks, b->alloc_ns,
-				 host_ns);
-	return 0;
+	if (n)
+		trace_memballoon_inflate(mb->vdev->index, n,
+					 blocks - b->nr_blocks, ranges,
+					 b->alloc_ns, host_ns);
+	return err;
 }
 
 /*
- * Allocate the pages of @nr requests (1 or 2), @room guest pages at most
- * (the caller caps it by what the reserve leaves): the second batch on
- * another CPU at the same time.  Returns the guest pages allocated.
+ * Allocate the pages of @nr requests (1 or 2) of @req guest pages each,
+ * @room guest pages at most (the caller caps it by what the reserve
+ * leaves): the second batch on another CPU at the same time.  Returns the
+ * guest pages allocated.
  */
 static unsigned long mb_inflate_alloc(struct memballoon *mb,
 				      struct mb_batch *batch[],
-				      unsigned int nr, unsigned long room)
+				      unsigned int nr, unsigned long room,
+				      unsigned long req, bool as_ranges)
 {
 	unsigned long got;
 
 	if (nr > 1) {
-		mb->alloc_want = min_t(unsigned long, room - MB_PAGES_PER_REQ,
-				       MB_PAGES_PER_REQ);
+		mb->alloc_want = min(room - req, req);
+		mb->alloc_batch.as_ranges = as_ranges;
 		queue_work(mb_unbound_wq, &mb->alloc_work);
 	}
-	mb_batch_alloc(mb, batch[0],
-		       min_t(unsigned long, room, MB_PAGES_PER_REQ));
+	mb_batch_alloc(mb, batch[0], min(room, req), as_ranges);
 	got = mb_batch_size(batch[0]);
 	if (nr > 1) {
 		flush_work(&mb->alloc_work);
@@ -352,33 +440,34 @@ static unsigned long mb_inflate_alloc(struct memballoon *mb,
  * many pages it took.  Allocating (with init_on_alloc, zeroing every page)
  * is most of the guest's cost, so each round allocates two requests' pages
  * at once, one batch here and one by alloc_work on another CPU, and then
- * hands them to the host one after the other.
+ * hands them to the host one after the other.  Whether blocks go as ranges
+ * is decided once per pass, so range_blocks may change at any time.
  */
 static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 				u32 target)
 {
 	struct mb_batch here, *batch[2] = { &here, &mb->alloc_batch };
+	bool as_ranges = mb_use_ranges(mb);
+	unsigned long req = mb_req_pages(mb, as_ranges);
 	unsigned long done = 0, room, got;
-	unsigned int i, nr, reqs = 0;
-	bool send;
+	unsigned int i, nr, size, reqs = 0;
 	int err = 0;
 
-	want = min(want, (unsigned long)MB_REQS_PER_PASS * MB_PAGES_PER_REQ);
+	want = min(want, MB_REQS_PER_PASS * req);
 	while (!err && done < want && reqs < MB_REQS_PER_PASS) {
 		room = min(want - done, mb_spare_pages(mb));
-		nr = room > MB_PAGES_PER_REQ && reqs + 1 < MB_REQS_PER_PASS &&
+		nr = room > req && reqs + 1 < MB_REQS_PER_PASS &&
 		     num_online_cpus() > 1 ? 2 : 1;
-		got = mb_inflate_alloc(mb, batch, nr, room);
+		got = mb_inflate_alloc(mb, batch, nr, room, req, as_ranges);
 		reqs += nr;
 		for (i = 0; i < nr; i++) {
+			size = mb_batch_size(batch[i]);
 			/* The second batch only while the target still wants it. */
-			send = !err && (!i || mb_read_target(mb) == target);
-			if (send)
+			if (!err && (!i || mb_read_target(mb) == target)) {
 				err = mb_inflate_send(mb, batch[i]);
-			if (send && !err)
-				done += mb_batch_size(batch[i]);
-			else
-				mb_batch_free(batch[i]);
+				done += size - mb_batch_size(batch[i]);
+			}
+			mb_batch_free(batch[i]);
 		}
 		if (!got || mb_read_target(mb) != target)
 			break;
@@ -387,22 +476,59 @@ static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
 }
 
 /*
- * Take up to @want guest pages out of the balloon onto @b: whole blocks
- * first, then single pages.  A rest that no single page can make up splits
- * one block: the pages needed go on @b, the others stay in the balloon as
+ * The pages of a split range block that stay in the balloon become single
+ * pages: the host hears of them on the inflate queue first, so that every
+ * single page in the balloon is one it knows as inflated (it dropped them
+ * already: nothing more to free).  A broken device cannot hear it: they
+ * join anyway, and go back with the rest at removal.
+ */
+static void mb_keep_split_range(struct memballoon *mb, struct list_head *keep,
+				unsigned int nr)
+{
+	struct page *page;
+	unsigned int n = 0;
+	int err;
+
+	lockdep_assert_held(&mb->lock);
+	list_for_each_entry(page, keep, lru)
+		n = mb_page_to_pfns(mb, n, page, 1);
+	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
+	if (err)
+		dev_err_ratelimited(&mb->vdev->dev,
+				    "inflate request for %u kept pages failed: %d\n",
+				    nr, err);
+	mb_balloon_enqueue(&mb->b_dev_info, keep, mb_counts_managed(mb));
+}
+
+/*
+ * Take up to @want guest pages out of the balloon onto @b: range blocks
+ * first (they need no message), then blocks, then single pages.  A rest
+ * that no single page can make up splits one block, a PFN block if there
+ * is one: the pages needed go on @b, the others stay in the balloon as
  * single pages (the host holds them all and hears only of those on @b).
+ * A split range block's pages on @b need no message either; the caller
+ * tells the host of those it keeps (@keep, @nr_keep).
  */
 static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
-			    unsigned int want)
+			    unsigned int want, struct list_head *keep,
+			    unsigned int *nr_keep)
 {
 	bool managed = mb_counts_managed(mb);
+	bool range = false;
 	unsigned int i, rest;
 	struct page *page;
-	LIST_HEAD(keep);
+	LIST_HEAD(kept);
 
 	while (want - mb_batch_size(b) >= MB_BLOCK_PAGES &&
+	       !list_empty(&mb->ranges)) {
+		list_add_tail(&mb_block_dequeue(mb, &mb->ranges)->lru,
+			      &b->ranges);
+		b->nr_ranges++;
+	}
+	while (want - mb_batch_size(b) >= MB_BLOCK_PAGES &&
 	       !list_empty(&mb->blocks)) {
-		list_add_tail(&mb_block_dequeue(mb)->lru, &b->blocks);
+		list_add_tail(&mb_block_dequeue(mb, &mb->blocks)->lru,
+			      &b->blocks);
 		b->nr_blocks++;
 	}
 	rest = want - mb_batch_size(b);
@@ -410,14 +536,28 @@ static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
 		b->nr_pages = mb_balloon_dequeue(&mb->b_dev_info, &b->pages,
 						 rest, managed);
 	rest = want - mb_batch_size(b);
-	if (!rest || list_empty(&mb->blocks))
+	if (!rest)
 		return;
-	page = mb_block_dequeue(mb);
+	if (!list_empty(&mb->blocks)) {
+		page = mb_block_dequeue(mb, &mb->blocks);
+	} else if (!list_empty(&mb->ranges)) {
+		page = mb_block_dequeue(mb, &mb->ranges);
+		range = true;
+	} else {
+		return;
+	}
 	split_page(page, MB_BLOCK_ORDER);
 	for (i = 0; i < MB_BLOCK_PAGES; i++)
-		list_add_tail(&page[i].lru, i < rest ? &b->pages : &keep);
-	b->nr_pages += rest;
-	mb_balloon_enqueue(&mb->b_dev_info, &keep, managed);
+		list_add_tail(&page[i].lru, i >= rest ? &kept :
+					    range ? &b->loose : &b->pages);
+	if (range) {
+		b->nr_loose += rest;
+		list_splice(&kept, keep);
+		*nr_keep = MB_BLOCK_PAGES - rest;
+	} else {
+		b->nr_pages += rest;
+		mb_balloon_enqueue(&mb->b_dev_info, &kept, managed);
+	}
 }
 
 /*
@@ -426,32 +566,39 @@ static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
  */
 static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 {
-	u64 t0, host_ns;
+	unsigned int n, pfns, blocks, ranges, nr_keep = 0;
+	u64 t0, host_ns = 0;
 	struct mb_batch b;
-	unsigned int n;
-	int err;
+	LIST_HEAD(keep);
+	int err = 0;
 
-	mb_batch_init(&b);
+	mb_batch_init(&b, false);
 	mutex_lock(&mb->lock);
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
 	if (!mb->frozen)
-		mb_deflate_take(mb, &b, want);
+		mb_deflate_take(mb, &b, want, &keep, &nr_keep);
 	if (!mb_batch_size(&b)) {
 		mutex_unlock(&mb->lock);
 		return 0;
 	}
-	n = mb_batch_to_pfns(mb, &b);
+	if (nr_keep)
+		mb_keep_split_range(mb, &keep, nr_keep);
+	n = mb_batch_size(&b) * MB_PFNS_PER_PAGE;
+	pfns = mb_batch_to_pfns(mb, &b);
 	/*
 	 * With MUST_TELL_HOST no page may be reused before the host used the
 	 * request.  If the device broke, nobody is left to tell: free anyway.
+	 * Range pages need no message: the host forgot them already.
 	 */
-	t0 = ktime_get_ns();
-	err = mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], n);
-	host_ns = ktime_get_ns() - t0;
-	if (err)
-		dev_err_ratelimited(&mb->vdev->dev,
-				    "deflate request failed: %d\n", err);
+	if (pfns) {
+		t0 = ktime_get_ns();
+		err = mb_tell_host(mb, mb->vqs[MB_VQ_DEFLATE], pfns);
+		host_ns = ktime_get_ns() - t0;
+		if (err)
+			dev_err_ratelimited(&mb->vdev->dev,
+					    "deflate request failed: %d\n", err);
+	}
 	spin_lock(&mb->state_lock);
 	WRITE_ONCE(mb->num_pages, mb->num_pages - n);
 	mb->counters.deflated += n;
@@ -459,11 +606,13 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	if (!err)
 		mb_write_actual(mb);
 	mutex_unlock(&mb->lock);
+	blocks = b.nr_blocks + b.nr_ranges;
+	ranges = b.nr_ranges;
 	t0 = ktime_get_ns();
 	mb_batch_free(&b);
-	trace_memballoon_deflate(mb->vdev->index, n, b.nr_blocks, host_ns,
+	trace_memballoon_deflate(mb->vdev->index, n, blocks, ranges, host_ns,
 				 ktime_get_ns() - t0);
-	return mb_batch_size(&b);
+	return n / MB_PFNS_PER_PAGE;
 }
 
 /*

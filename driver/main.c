@@ -12,10 +12,11 @@
  * reads the target and writes "actual"; balloon.c inflates and deflates
  * (and releases pages on request); trace.h declares its tracepoints;
  * stats.c answers the stats queue; migrate.c lets compaction move balloon
- * pages; oom.c deflates on OOM; reporting.c reports free pages and sets
- * page poison; hint.c hints free pages for migration; netlink.c is the
- * memballoon generic netlink family, whose policies and ops netlink-gen.[ch]
- * hold (generated from its spec: make netlink); memballoon.h holds the
+ * pages; oom.c deflates on OOM; reporting.c reports free pages (and the
+ * balloon's range blocks) and sets page poison; hint.c hints free pages
+ * for migration; netlink.c is the memballoon generic netlink family, whose
+ * policies and ops netlink-gen.[ch] hold (generated from its spec: make
+ * netlink); memballoon.h holds the
  * shared state and its locking; compat.h (with compat-probe.sh) every kernel-version
  * difference.
  *
@@ -108,6 +109,7 @@ static int mb_init_vqs(struct memballoon *mb)
 static void mb_free(struct memballoon *mb)
 {
 	mb_config_exit(mb);
+	kfree(mb->range_sg);
 	kfree(mb->vm_events);
 	kfree(mb->stats);
 	kfree(mb->pfns);
@@ -182,6 +184,8 @@ static int mb_probe(struct virtio_device *vdev)
 	INIT_WORK(&mb->release_work, mb_release_work);
 	INIT_WORK(&mb->alloc_work, mb_alloc_work);
 	INIT_LIST_HEAD(&mb->blocks);
+	INIT_LIST_HEAD(&mb->ranges);
+	mutex_init(&mb->report_lock);
 	INIT_WORK(&mb->stats_work, mb_stats_work);
 	INIT_WORK(&mb->event_work, mb_event_work);
 	mb_hint_setup(mb);
@@ -192,7 +196,9 @@ static int mb_probe(struct virtio_device *vdev)
 
 	mb->pfns = kmalloc_array(MB_PFNS_PER_REQ, sizeof(*mb->pfns),
 				 GFP_KERNEL);
-	if (!mb->pfns) {
+	mb->range_sg = kmalloc_array(MB_RANGES_PER_REQ, sizeof(*mb->range_sg),
+				     GFP_KERNEL);
+	if (!mb->pfns || !mb->range_sg) {
 		err = -ENOMEM;
 		goto err_free;
 	}

@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/page_reporting.h>
+#include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_balloon.h>
@@ -47,6 +48,13 @@ enum mb_vq {
 #define MB_PAGES_PER_REQ	(MB_PFNS_PER_REQ / MB_PFNS_PER_PAGE)
 /* Inflate requests per pass of resize_work (freeze and removal wait for one). */
 #define MB_REQS_PER_PASS	16U
+
+/*
+ * Range blocks per reporting queue request (one buffer entry each, no
+ * indirect descriptors, so also at most the queue's size): QEMU's queue has
+ * 32 entries, 64 MiB per round trip.
+ */
+#define MB_RANGES_PER_REQ	64U
 
 /* Statistics tags sent on every request: the spec's 0-9 and Linux 6.12's 10-15. */
 #define MB_NR_STATS		16
@@ -83,13 +91,21 @@ struct mb_counters {
 
 /*
  * The pages of one inflate or deflate request: whole blocks (their first
- * pages, linked by lru) and single pages.
+ * pages, linked by lru) and single pages, told to the host as PFNs; on
+ * deflate also range blocks and the loose pages of a split range block,
+ * which go back without a message (the host forgot them when it used the
+ * range).  An inflate batch with as_ranges set sends its blocks as ranges.
  */
 struct mb_batch {
 	struct list_head blocks;
 	struct list_head pages;
+	struct list_head ranges;
+	struct list_head loose;
 	unsigned int nr_blocks;
 	unsigned int nr_pages;
+	unsigned int nr_ranges;
+	unsigned int nr_loose;
+	bool as_ranges;
 	u64 alloc_ns;		/* inflate: time its pages took to allocate */
 };
 
@@ -99,6 +115,7 @@ struct mb_batch {
  *    (a lookup and its nl_users reference, or a dump filling its messages),
  *    never across a host round trip;
  *  - lock: the inflate and deflate queues, held across their round trips;
+ *  - report_lock: the reporting queue, held across its round trips;
  *  - hint_lock, b_dev_info.pages_lock, stop_lock: leaves;
  *  - state_lock: a leaf; what netlink reads without waiting for the host.
  */
@@ -124,14 +141,19 @@ struct memballoon {
 	/*
 	 * Serialises every use of the inflate and deflate queues, and is held
 	 * while the host acknowledges a request.  The compaction hook only
-	 * trylocks it.  Protects pfns, frozen, actual_base/actual_reg, blocks
-	 * and every change of the balloon's page list.
+	 * trylocks it.  Protects pfns, frozen, actual_base/actual_reg, blocks,
+	 * ranges and every change of the balloon's page list.
 	 */
 	struct mutex lock;
 	/* Single pages we hold, movable by compaction; has its own pages_lock. */
 	struct balloon_dev_info b_dev_info;
 	/* Whole blocks we hold (first pages, linked by lru); not movable. */
 	struct list_head blocks;
+	/*
+	 * Range blocks: whole blocks the host was given as ranges on the
+	 * reporting queue (first pages, linked by lru); not movable.
+	 */
+	struct list_head ranges;
 	/* Request buffer for the inflate and deflate queues (DMA-able). */
 	__virtio32 *pfns;
 	/* Woken by the inflate, deflate and reporting queue callbacks. */
@@ -215,6 +237,21 @@ struct memballoon {
 	unsigned int oom_streak;
 	/* REPORTING: the page_reporting core calls us through this. */
 	struct page_reporting_dev_info pr_dev_info;
+	/*
+	 * The reporting queue has two users, free page reporting and the
+	 * balloon's range blocks: this serialises them, held while the host
+	 * uses a request.  Taken inside lock, never the other way round.
+	 */
+	struct mutex report_lock;
+	/*
+	 * Whether blocks may go to the host as ranges (REPORTING, no
+	 * MUST_TELL_HOST, no non-zero poison_val) and how many per request:
+	 * set at probe and restore before the device is ready, when no work
+	 * runs.
+	 */
+	bool range_ok;
+	unsigned int range_max;
+	struct scatterlist *range_sg;	/* MB_RANGES_PER_REQ entries; report_lock */
 
 	/*
 	 * FREE_PAGE_HINT.  hint_work runs on a config change and whenever the
@@ -303,8 +340,10 @@ void mb_migrate_init(struct memballoon *mb);
 int mb_oom_init(struct memballoon *mb);
 void mb_oom_exit(struct memballoon *mb);
 
-/* reporting.c: free page reporting and page poison */
+/* reporting.c: free page reporting, range blocks and page poison */
 void mb_reporting_validate(struct virtio_device *vdev);
+int mb_report_ranges(struct memballoon *mb, struct list_head *blocks,
+		     unsigned int nr);
 int mb_reporting_init(struct memballoon *mb);
 void mb_reporting_exit(struct memballoon *mb);
 

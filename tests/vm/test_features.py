@@ -111,6 +111,14 @@ def test_reporting(ctx):
 def poison_body(ctx, append, expect_discard, expect_poison=True):
     vm = ctx.boot(mem_mib=RAM_MIB, balloon_opts="free-page-reporting=on", append=append)
     ctx.load_driver(vm)
+    if ctx.driver == "memballoon":
+        # the range path only where QEMU drops reported pages: poison_val 0
+        check(trace_start(vm), "memballoon's tracepoints cannot be enabled")
+        ctx.set_target(vm, RAM_MIB - 64)
+        ranges = sum(e.get("ranges", 0) for e in trace_events(vm) if e["event"] == "inflate")
+        ctx.set_target(vm, RAM_MIB)
+        check(bool(ranges) == expect_discard, "%s: %d range blocks in a 64 MiB balloon"
+              % (append, ranges))
     dev = mbnl_dump(vm)
     check(bool(dev["features"] >> F_PAGE_POISON & 1) == expect_poison,
           "%s: PAGE_POISON %snegotiated: %#x" % (
