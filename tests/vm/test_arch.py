@@ -41,9 +41,9 @@ ARCHES = {
 # the kernels by the label in the test name: (suite, metapackage suffix per arch)
 KERNELS = {
     "6.1": ("bookworm", {}),
-    "6.12": ("bookworm-backports", {}),
-    # 7.x: ppc64el's 64 KiB page kernel is its own flavour there (6.1's
-    # powerpc64le has 64 KiB pages itself)
+    # 6.12 and 7.x: ppc64el's 64 KiB page kernel is its own flavour there
+    # (6.1's powerpc64le has 64 KiB pages itself)
+    "6.12": ("bookworm-backports", {"ppc64el": "powerpc64le-64k"}),
     "7.x": ("trixie-backports", {"ppc64el": "powerpc64le-64k"}),
 }
 
