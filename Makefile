@@ -14,6 +14,9 @@
 #   make check-distro    the distro tier with the packages' life cycle: a
 #                        Debian guest under libvirt installs, uses and purges
 #                        them (make check runs the install and use part)
+#   make check-arch      the module cross-built for arm64, ppc64el and s390x
+#                        (6.1, 6.12, 7.x headers, W=1) and the daemon with
+#                        its unit tests under qemu-user (docs/arch.md)
 #   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
 #                        fault injection; builds the kernel once, cached)
 #   make bench           in-tree virtio_balloon vs memballoon, side by side
@@ -81,6 +84,7 @@ RUN_ARGS = $(foreach k,$(KERNELS),--kernel $(k)) $(foreach q,$(QEMUS),--qemu $(q
 PYTEST   = $(PYTHON) -m pytest tests/vm
 
 .PHONY: all module guest-module daemon deps kernel check check-matrix check-distro check-debug demo \
+	check-arch \
 	bench install lint \
 	netlink clean FORCE uninstall deb dkms-src version
 
@@ -129,6 +133,11 @@ check-matrix: deps
 # tests/vm/test_distro.py, every test (docs/harness.md, "The distro tier")
 check-distro: deps
 	$(PYTEST) --matrix distro --out $(BUILD)/test-logs-distro \
+		$(if $(TESTS),--only '$(TESTS)') $(PYTEST_ARGS)
+
+# tests/vm/test_arch.py (docs/arch.md); TESTS= narrows, e.g. TESTS='*s390x*'
+check-arch: deps
+	$(PYTEST) --matrix arch --out $(BUILD)/test-logs-arch \
 		$(if $(TESTS),--only '$(TESTS)') $(PYTEST_ARGS)
 
 check-debug: deps

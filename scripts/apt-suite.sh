@@ -6,6 +6,8 @@
 #   scripts/apt-suite.sh SUITE apt-get download qemu-system-x86
 #   scripts/apt-suite.sh SUITE --update        (refresh the suite's lists)
 #   scripts/apt-suite.sh --mirror              (print the mirror URI)
+#   scripts/apt-suite.sh SUITE:ARCH ...        (another architecture, e.g.
+#                                              bookworm:arm64)
 #
 # SUITE "system" (or the machine's own codename, e.g. bookworm) uses the
 # system's apt configuration unchanged.  Any other suite (bookworm-backports,
@@ -14,6 +16,14 @@
 # mirror URI is copied from the machine's own apt sources (the entry that
 # serves its codename), so no archive host name is written into the project.
 # The lists are fetched on first use; --update refreshes them.
+#
+# SUITE:ARCH (a Debian architecture: arm64, ppc64el, s390x) is the same for
+# packages of that architecture: ${MB_CACHE}/apt/SUITE-ARCH/ with
+# APT::Architecture and APT::Architectures set to ARCH, for `apt-get
+# download` (nothing of ARCH is installed, no dpkg architecture is added).
+# The machine's own codename keeps the system's sources (its -updates and
+# -security too, so the kernel is the same build as the host's suite has)
+# with private lists and cache.
 set -eu
 
 CACHE=${MB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memballoon}
@@ -62,6 +72,10 @@ fi
 [ $# -ge 2 ] || { echo "usage: $0 SUITE apt-get|apt-cache ARGS... | SUITE --update | --mirror" >&2; exit 2; }
 SUITE=$1
 shift
+ARCH=
+case "$SUITE" in
+*:*) ARCH=${SUITE#*:}; SUITE=${SUITE%%:*} ;;
+esac
 
 SUDO=
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -70,7 +84,8 @@ SUDO=
 ROOTOPT=
 [ "$(id -u)" -eq 0 ] && ROOTOPT="-o APT::Sandbox::User=root"
 
-if [ "$SUITE" = system ] || [ "$SUITE" = "$(codename)" ]; then
+[ "$SUITE" != system ] || SUITE=$(codename)
+if [ -z "$ARCH" ] && [ "$SUITE" = "$(codename)" ]; then
 	if [ "$1" = --update ]; then
 		log "apt-get update (system)"
 		exec $SUDO apt-get update -qq
@@ -81,10 +96,16 @@ if [ "$SUITE" = system ] || [ "$SUITE" = "$(codename)" ]; then
 	exec "$cmd" $ROOTOPT "$@"
 fi
 
-DIR=$CACHE/apt/$SUITE
+DIR=$CACHE/apt/$SUITE${ARCH:+-$ARCH}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 mkdir -p "$DIR/lists/partial" "$DIR/cache/archives/partial"
-if [ ! -f "$DIR/sources.list" ]; then
+# The system's sources (another architecture of the machine's codename) or
+# one suite's.
+SOURCES="-o Dir::Etc::SourceList=$DIR/sources.list -o Dir::Etc::SourceParts=/dev/null"
+[ "$SUITE" = "$(codename)" ] && SOURCES=
+ARCHOPT=
+[ -z "$ARCH" ] || ARCHOPT="-o APT::Architecture=$ARCH -o APT::Architectures=$ARCH"
+if [ -n "$SOURCES" ] && [ ! -f "$DIR/sources.list" ]; then
 	uri=$(mirror)
 	echo "deb [signed-by=$KEYRING] $uri $SUITE main" >"$DIR/sources.list.tmp"
 	mv "$DIR/sources.list.tmp" "$DIR/sources.list"
@@ -101,8 +122,7 @@ esac
 # settings, ...) as the system has it.
 aptp() {
 	# shellcheck disable=SC2086
-	"$@" -o Dir::Etc::SourceList="$DIR/sources.list" \
-		-o Dir::Etc::SourceParts=/dev/null \
+	"$@" $SOURCES $ARCHOPT \
 		-o Dir::Etc::Preferences=/dev/null \
 		-o Dir::Etc::PreferencesParts=/dev/null \
 		-o Dir::State::Lists="$DIR/lists" \
@@ -112,7 +132,7 @@ aptp() {
 }
 
 update() {
-	log "apt-get update ($SUITE)"
+	log "apt-get update ($SUITE${ARCH:+:$ARCH})"
 	# Serialise concurrent updates of the same suite.
 	(
 		flock 9

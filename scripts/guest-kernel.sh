@@ -7,9 +7,10 @@
 #   VMLINUZ=<cache>/boot/vmlinuz-6.1.0-56-amd64
 #   MODDIR=<cache>/lib/modules/6.1.0-56-amd64            (modules.dep generated)
 #   SUITE=bookworm                                       (where it came from)
+#   ARCH=arm64                     (--arch: only for another architecture's)
 #
-# Usage: scripts/guest-kernel.sh [--suite SUITE] [--headers] [META_PACKAGE]
-#        scripts/guest-kernel.sh [--suite SUITE] [--headers] --kver KVER
+# Usage: scripts/guest-kernel.sh [--suite SUITE] [--arch ARCH] [--headers] [META_PACKAGE]
+#        scripts/guest-kernel.sh [--suite SUITE] [--arch ARCH] [--headers] --kver KVER
 #
 # META_PACKAGE (default linux-image-amd64; also linux-image-cloud-amd64,
 # linux-image-rt-amd64) is resolved to the kernel it depends on in SUITE
@@ -20,6 +21,13 @@
 # bookworm-backports, trixie-backports and trixie.  --headers fetches only
 # what building a module needs (headers, kbuild) and prints KVER, KDIR and
 # SUITE; a later full fetch of the same kernel replaces it.
+#
+# --arch ARCH (a Debian architecture: arm64, ppc64el, s390x) fetches that
+# architecture's kernel (default metapackage linux-image-arm64,
+# -powerpc64le, -s390x) through apt-suite.sh SUITE:ARCH, for cross builds
+# (scripts/cross-module.sh) and foreign guests; the env says ARCH=.  Its
+# linux-kbuild package (kbuild's host programs: fixdep, modpost) is the
+# host architecture's of the same version, so that the host can run them.
 #
 # The packages to fetch are the image's and the headers' dependencies on the
 # same kernel build, whatever the packaging (6.1: linux-image + headers +
@@ -46,9 +54,11 @@ SUITE=
 META=
 WANT_KVER=
 HEADERS_ONLY=0
+ARCH=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--suite) SUITE=$2; shift 2 ;;
+	--arch) ARCH=$2; shift 2 ;;
 	--kver) WANT_KVER=$2; shift 2 ;;
 	--headers) HEADERS_ONLY=1; shift ;;
 	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -57,11 +67,24 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$META" ] && [ -n "$WANT_KVER" ] && die "give a metapackage or --kver, not both"
-[ -n "$META" ] || META=linux-image-amd64
+HOSTARCH=$(dpkg --print-architecture)
+[ "$ARCH" != "$HOSTARCH" ] || ARCH=
+case "$ARCH" in
+"") FLAVOUR=amd64 ;;
+ppc64el) FLAVOUR=powerpc64le ;;
+arm64 | s390x) FLAVOUR=$ARCH ;;
+*) die "unknown architecture $ARCH (arm64, ppc64el, s390x)" ;;
+esac
+[ -n "$META" ] || META=linux-image-$FLAVOUR
 
 [ "$SUITE" = system ] && SUITE=$(codename)
 
-apt_in() {	# apt_in SUITE apt-get|apt-cache ARGS...
+apt_in() {	# apt_in SUITE apt-get|apt-cache ARGS...: in ARCH's lists
+	s=$1
+	shift
+	sh "$HERE/apt-suite.sh" "$s${ARCH:+:$ARCH}" "$@"
+}
+apt_host() {	# apt_host SUITE ...: the host architecture's lists
 	sh "$HERE/apt-suite.sh" "$@"
 }
 
@@ -160,11 +183,35 @@ closure() {
 
 download() {
 	PKGS=$(closure)
-	log "fetching from $SUITE: $PKGS"
+	HOSTPKGS=
+	if [ -n "$ARCH" ]; then
+		# kbuild's programs run on the host: its architecture's build of
+		# the same version (the source version every package of the
+		# kernel has)
+		ver=$(apt_in "$SUITE" apt-cache show --no-all-versions "linux-headers-$KVER" |
+			sed -n 's/^Version: //p' | head -n1)
+		[ -n "$ver" ] || return 1
+		p_=
+		for p in $PKGS; do
+			case "$p" in
+			linux-kbuild-*) HOSTPKGS="$HOSTPKGS $p=$ver" ;;
+			*) p_="$p_ $p" ;;
+			esac
+		done
+		PKGS=$p_
+	fi
+	log "fetching from $SUITE${ARCH:+ ($ARCH)}: $PKGS${HOSTPKGS:+ ($HOSTARCH:$HOSTPKGS)}"
 	rm -rf "$DIR/debs" "$ROOT"
 	mkdir -p "$DIR/debs" "$ROOT"
 	# shellcheck disable=SC2086
-	(cd "$DIR/debs" && apt_in "$SUITE" apt-get download -q $PKGS >&2)
+	(cd "$DIR/debs" && apt_in "$SUITE" apt-get download -q $PKGS >&2) || return 1
+	[ -n "$HOSTPKGS" ] || return 0
+	# shellcheck disable=SC2086
+	(cd "$DIR/debs" && apt_host "$SUITE" apt-get download -q $HOSTPKGS >&2) && return 0
+	# the host's lists may be older than ARCH's
+	apt_host "$SUITE" --update
+	# shellcheck disable=SC2086
+	(cd "$DIR/debs" && apt_host "$SUITE" apt-get download -q $HOSTPKGS >&2)
 }
 if ! download; then
 	# Lists missing or stale (an old ABI is gone from the archive): refresh,
@@ -175,7 +222,7 @@ if ! download; then
 		if [ -n "$KVER2" ] && [ "$KVER2" != "$KVER" ]; then
 			# A new ABI: start over under its own cache directory.
 			rm -rf "$DIR"
-			set -- --suite "$SUITE" "$META"
+			set -- --suite "$SUITE" ${ARCH:+--arch "$ARCH"} "$META"
 			[ "$HEADERS_ONLY" = 0 ] || set -- --headers "$@"
 			exec sh "$0" "$@"
 		fi
@@ -206,6 +253,7 @@ done
 rm -rf "$DIR/debs"
 if [ "$HEADERS_ONLY" = 1 ]; then
 	printf 'KVER=%s\nKDIR=%s\nSUITE=%s\n' "$KVER" "$KDIR" "$SUITE" >"$DIR/env"
+	[ -z "$ARCH" ] || echo "ARCH=$ARCH" >>"$DIR/env"
 	rm -f "$DIR/stamp"
 	date >"$DIR/stamp.headers"
 	cat "$DIR/env"
@@ -241,6 +289,7 @@ VMLINUZ=$VMLINUZ
 MODDIR=$MODDIR
 SUITE=$SUITE
 EOF
+[ -z "$ARCH" ] || echo "ARCH=$ARCH" >>"$DIR/env"
 date >"$DIR/stamp"
 rm -f "$DIR/stamp.headers"
 cat "$DIR/env"

@@ -93,6 +93,9 @@ MATRICES = {
                ("trixie-backports", "7.2", DRIVER_BUT_DEVICE),
                ("trixie-backports", "10.0", DEVICE)],
     },
+    # make check-arch: the cross builds of tests/vm/test_arch.py (arm64,
+    # ppc64el, s390x), nothing else.
+    "arch": {"once": "cross_*", "build": [], "vm": [], "distro": ""},
     # make check-distro: every test of the distro tier, nothing else.
     "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
     # make check-matrix: everything on everything.
