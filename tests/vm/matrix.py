@@ -57,10 +57,13 @@ DRIVER = "*,!daemon_*,!soak_*,!debug_*"
 KAPI = ("inflate_deflate,stats,stats_extended,unload,hotunplug,deflate_on_oom,reporting,"
         "free_page_hint,netlink,netlink_admin,netlink_parallel,deflate_blocks")
 DEVICE = ("inflate_deflate,stats,stats_extended,legacy,hotunplug,reporting,free_page_hint,"
-          "hint_remove_stalled")
+          "hint_remove_stalled,ranges")
 # The newest kernel's cells in make check: DEVICE under the newer QEMU, the
-# rest of DRIVER under the reference QEMU, so each of its tests runs once.
-DRIVER_BUT_DEVICE = DRIVER + "".join(",!" + t for t in DEVICE.split(","))
+# rest of DRIVER under the reference QEMU, so each of its tests runs once;
+# the range path's life cycle and its host that cannot discard run on the
+# reference cell only (make check's time; check-matrix runs them everywhere).
+DRIVER_BUT_DEVICE = (DRIVER + "".join(",!" + t for t in DEVICE.split(","))
+                     + ",!ranges_lifecycle,!ranges_no_discard")
 # make check-debug: the memory-safety tests on the debug kernel (on q35, where
 # hotunplug* run as debug_hotunplug*: the balloon behind a PCIe root port).
 DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,reporting,"
@@ -85,7 +88,8 @@ MATRICES = {
     # QEMU 10.0, the others under QEMU 7.2.
     "check": {
         # and the distro tier once (a Debian guest under libvirt installs
-        # the packages)
+        # the packages); the cross builds are make check-arch's
+        "once": "*,!cross_*",
         "distro": DISTRO_CHECK,
         "build": SUPPORTED,
         "vm": [("bookworm", "7.2", ALL),
@@ -100,6 +104,7 @@ MATRICES = {
     "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
     # make check-matrix: everything on everything.
     "full": {
+        "once": "*,!cross_*",
         "build": SUPPORTED,
         "vm": [(k, q, ALL) for k in SUPPORTED for q in QEMUS],
     },
