@@ -68,7 +68,7 @@ struct mb_vq_info {
 };
 #endif
 
-/* Create the queues whose name is set, numbering them down past absent ones. */
+/* Create the queues of info[0..nvqs), in the spec's order. */
 static inline int mb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			      struct virtqueue *vqs[], struct mb_vq_info info[])
 {

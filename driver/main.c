@@ -94,16 +94,36 @@ static const struct {
 			      { "reporting_vq", mb_vq_acked } },
 };
 
+/*
+ * Only the queues the device offers are asked for, with no holes between
+ * them: virtio-pci in Debian's 6.12 files a queue's state by its place in
+ * the request but looks it up by its queue index on removal, and the two
+ * differ past a hole (reporting without free page hinting), which oopses
+ * in vp_del_vqs() on rmmod, hot-unplug and freeze.  Without holes they are
+ * the same on every kernel.
+ */
 static int mb_init_vqs(struct memballoon *mb)
 {
 	struct mb_vq_info info[MB_VQ_MAX] = {};
-	unsigned int i;
+	struct virtqueue *vqs[MB_VQ_MAX] = {};
+	enum mb_vq which[MB_VQ_MAX];
+	unsigned int i, n = 0;
+	int err;
 
-	for (i = 0; i < MB_VQ_MAX; i++)
-		if (mb_vq_table[i].feature < 0 ||
-		    mb_negotiated(mb, mb_vq_table[i].feature))
-			info[i] = mb_vq_table[i].info;
-	return mb_find_vqs(mb->vdev, MB_VQ_MAX, mb->vqs, info);
+	for (i = 0; i < MB_VQ_MAX; i++) {
+		mb->vqs[i] = NULL;
+		if (mb_vq_table[i].feature >= 0 &&
+		    !mb_negotiated(mb, mb_vq_table[i].feature))
+			continue;
+		which[n] = i;
+		info[n++] = mb_vq_table[i].info;
+	}
+	err = mb_find_vqs(mb->vdev, n, vqs, info);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		mb->vqs[which[i]] = vqs[i];
+	return 0;
 }
 
 static void mb_free(struct memballoon *mb)

@@ -230,13 +230,6 @@ def test_ranges_lifecycle(ctx):
     through ranges after resume; rmmod gives every page back and the host
     sees actual 0; a reloaded driver's device unplugged while it inflates
     leaves nothing ballooned, and a new device works."""
-    if ctx.kenv.get("KVER", "").startswith("6.12."):
-        # measured 2026-12-02 on 6.12.95+deb12: removing or freezing a
-        # balloon whose free page hinting queue is absent but whose
-        # reporting queue is not oopses in vp_del_vq() (NULL info), with
-        # the in-tree virtio_balloon just the same
-        raise Skip("Debian's 6.12 kernel oopses in vp_del_vqs() when a balloon with free page "
-                   "reporting but no hinting queue is removed or frozen (in-tree driver too)")
     vm = ranges_guest(ctx, balloon_opts="deflate-on-oom=on," + REPORTING,
                       append="no_console_suspend")
     notes = []
