@@ -482,8 +482,7 @@ static unsigned long mb_inflate(struct memballoon *mb, unsigned long want,
  * already: nothing more to free).  A broken device cannot hear it: they
  * join anyway, and go back with the rest at removal.
  */
-static void mb_keep_split_range(struct memballoon *mb, struct list_head *keep,
-				unsigned int nr)
+static void mb_keep_split_range(struct memballoon *mb, struct list_head *keep)
 {
 	struct page *page;
 	unsigned int n = 0;
@@ -495,8 +494,8 @@ static void mb_keep_split_range(struct memballoon *mb, struct list_head *keep,
 	err = mb_tell_host(mb, mb->vqs[MB_VQ_INFLATE], n);
 	if (err)
 		dev_err_ratelimited(&mb->vdev->dev,
-				    "inflate request for %u kept pages failed: %d\n",
-				    nr, err);
+				    "inflate request for %lu kept pages failed: %d\n",
+				    n / MB_PFNS_PER_PAGE, err);
 	mb_balloon_enqueue(&mb->b_dev_info, keep, mb_counts_managed(mb));
 }
 
@@ -507,11 +506,10 @@ static void mb_keep_split_range(struct memballoon *mb, struct list_head *keep,
  * is one: the pages needed go on @b, the others stay in the balloon as
  * single pages (the host holds them all and hears only of those on @b).
  * A split range block's pages on @b need no message either; the caller
- * tells the host of those it keeps (@keep, @nr_keep).
+ * tells the host of those it keeps (@keep).
  */
 static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
-			    unsigned int want, struct list_head *keep,
-			    unsigned int *nr_keep)
+			    unsigned int want, struct list_head *keep)
 {
 	bool managed = mb_counts_managed(mb);
 	bool range = false;
@@ -553,7 +551,6 @@ static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
 	if (range) {
 		b->nr_loose += rest;
 		list_splice(&kept, keep);
-		*nr_keep = MB_BLOCK_PAGES - rest;
 	} else {
 		b->nr_pages += rest;
 		mb_balloon_enqueue(&mb->b_dev_info, &kept, managed);
@@ -566,7 +563,7 @@ static void mb_deflate_take(struct memballoon *mb, struct mb_batch *b,
  */
 static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 {
-	unsigned int n, pfns, blocks, ranges, nr_keep = 0;
+	unsigned int n, pfns, blocks, ranges;
 	u64 t0, host_ns = 0;
 	struct mb_batch b;
 	LIST_HEAD(keep);
@@ -577,13 +574,13 @@ static unsigned int mb_deflate(struct memballoon *mb, unsigned long want)
 	want = min3(want, (unsigned long)MB_PAGES_PER_REQ,
 		    (unsigned long)mb->num_pages / MB_PFNS_PER_PAGE);
 	if (!mb->frozen)
-		mb_deflate_take(mb, &b, want, &keep, &nr_keep);
+		mb_deflate_take(mb, &b, want, &keep);
 	if (!mb_batch_size(&b)) {
 		mutex_unlock(&mb->lock);
 		return 0;
 	}
-	if (nr_keep)
-		mb_keep_split_range(mb, &keep, nr_keep);
+	if (!list_empty(&keep))
+		mb_keep_split_range(mb, &keep);
 	n = mb_batch_size(&b) * MB_PFNS_PER_PAGE;
 	pfns = mb_batch_to_pfns(mb, &b);
 	/*
