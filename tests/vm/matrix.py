@@ -45,7 +45,7 @@ SUPPORTED = ["bookworm", "bookworm/cloud", "bookworm/rt", "bookworm-backports",
 # both run on the reference cell); the tests of what QEMU's side of the
 # device does, where a QEMU version shows (queues, stats and their tags,
 # the legacy transport, hot-plug, free page reporting and hinting, and a
-# host whose hinting thread stops consuming hints).
+# host whose hinting thread stops consuming hints, and live migration).
 # debug_* (tests/vm/test_debug.py) need the debug kernel: make check-debug
 # (scripts/check-debug.sh) runs them with the DEBUG selection below.
 ALL = "*,!debug_*"
@@ -61,7 +61,7 @@ KAPI = ("inflate_deflate,stats,stats_extended,unload,hotunplug,deflate_on_oom,re
         "free_page_hint,netlink,netlink_admin,netlink_parallel,deflate_blocks,"
         "ranges_lifecycle")
 DEVICE = ("inflate_deflate,stats,stats_extended,legacy,hotunplug,reporting,free_page_hint,"
-          "hint_remove_stalled,ranges")
+          "hint_remove_stalled,ranges,ranges_migrate")
 # The newest kernel's cells in make check: DEVICE under the newer QEMU, the
 # rest of DRIVER under the reference QEMU, so each of its tests runs once;
 # the range path's life cycle and its host that cannot discard run on the

@@ -7,7 +7,8 @@ run time.  ranges_lifecycle: deflate-on-OOM, suspend, rmmod and hot-unplug
 while inflating, all in one guest whose balloon went through ranges.
 ranges_no_discard: a host that cannot discard (a QEMU background snapshot
 running): the buffers are used, actual and the guest's data stay right, and
-the balloon discards again once the snapshot is over.
+the balloon discards again once the snapshot is over.  ranges_migrate: live
+migration to a second QEMU of a balloon held through both paths.
 
 The guests are 1 GiB (the assertions do not need more) and each test boots
 one, to keep make check short.  memballoon's tracepoints tell the paths
@@ -378,3 +379,77 @@ def test_ranges_no_discard(ctx):
     check_data(vm, md5, "at the end")
     ctx.note("during the snapshot: 101 MiB as %d ranges, RSS %+d KiB, data intact; after: "
              "RSS -%d MiB" % (total(inf, "ranges"), rss_during - rss_before, (rss0 - rss1) // 1024))
+
+
+@pytest.mark.timeout(300)
+def test_ranges_migrate(ctx):
+    """Live migration (to a second QEMU on this machine started with
+    -incoming, over a unix socket) of a guest whose balloon holds pages of
+    both paths: 2 MiB blocks given as ranges, then, with range_blocks=0,
+    blocks and 4 KiB pages given as PFNs.  On the destination: QEMU's actual,
+    the driver's count of ballooned pages and MemTotal are as before, the
+    guest's data is intact, and the balloon is not resident (its pages
+    migrate as zero pages, which the destination does not allocate); the
+    balloon deflates to empty (the ranges without a message, the PFN pages
+    with the new QEMU's answer) and inflates again through ranges."""
+    vm = ranges_guest(ctx)
+    md5 = write_data(vm)
+    total0 = vm.meminfo()["MemTotal"]
+    touched = touch_free(vm)
+    by_ranges, by_pfns = 301, 151
+    balloon = by_ranges + by_pfns
+    ctx.set_target(vm, RAM_MIB - by_ranges)
+    inf = moved(vm, "inflate")
+    check(total(inf, "ranges") * 512 == by_ranges * 256 - 256,
+          "%d MiB went as %d ranges (want all but the odd MiB)" % (by_ranges, total(inf, "ranges")))
+    vm.sh("echo 0 > %s" % PARAM)
+    ctx.set_target(vm, RAM_MIB - balloon)
+    vm.sh("echo 1 > %s" % PARAM)
+    inf = moved(vm, "inflate")
+    check(total(inf, "pages") == by_pfns * 256 and total(inf, "ranges") == 0,
+          "range_blocks=0: %d pages, %d ranges" % (total(inf, "pages"), total(inf, "ranges")))
+    held = balloon * 256
+    rss_src = ram_rss_kib(vm)
+
+    info = vm.migrate()
+    ram = info.get("ram", {})
+    rss_dst = ram_rss_kib(vm)
+    ctx.log("%s; migrated in %s ms: %s; RSS %d KiB on the source, %d on the destination"
+            % (touched, info.get("total-time"), ram, rss_src, rss_dst))
+    actual = vm.qmp.query_balloon()
+    check(actual == (RAM_MIB - balloon) * MiB, "the destination's actual is %d MiB, not %d"
+          % (actual // MiB, RAM_MIB - balloon))
+    dev = mbnl_dump(vm)
+    check(dev["actual_pages"] == held and balloon_pages_held(vm) == held,
+          "after the migration the driver holds %d pages, the kernel counts %d, not %d"
+          % (dev["actual_pages"], balloon_pages_held(vm), held))
+    check(total0 - vm.meminfo()["MemTotal"] == balloon * 1024,
+          "MemTotal is %d KiB after the migration, %d before the balloon"
+          % (vm.meminfo()["MemTotal"], total0))
+    check_data(vm, md5, "by the migration")
+    # what is resident on the destination is at most what was not ballooned
+    check(rss_dst <= (RAM_MIB - balloon) * 1024 + 16 * 1024,
+          "the destination holds %d KiB of guest RAM for %d MiB not ballooned"
+          % (rss_dst, RAM_MIB - balloon))
+
+    ctx.set_target(vm, RAM_MIB)
+    de = moved(vm, "deflate")
+    check(total(de, "pages") == held, "deflated %d pages of %d" % (total(de, "pages"), held))
+    check(all(e["host_ns"] == 0 for e in de if e["ranges"] and e["pages"] == 512 * e["ranges"])
+          and all(e["host_ns"] > 0 for e in de if not e["ranges"]),
+          "range pages came back with messages or PFN pages without: %r" % de[:6])
+    check(balloon_pages_held(vm) == 0 and vm.meminfo()["MemTotal"] == total0,
+          "%d pages ballooned, MemTotal %d KiB (was %d)"
+          % (balloon_pages_held(vm), vm.meminfo()["MemTotal"], total0))
+    ctx.set_target(vm, RAM_MIB - 101)
+    inf = moved(vm, "inflate")
+    check(total(inf, "ranges") > 0 and total(inf, "pages") == 101 * 256,
+          "on the destination: %d pages, %d ranges" % (total(inf, "pages"), total(inf, "ranges")))
+    ctx.set_target(vm, RAM_MIB)
+    rc, out = vm.run("mbtool fill 200", timeout=180)
+    check(rc == 0, "the memory did not read back what was written: %s" % out.strip()[-200:])
+    check_data(vm, md5, "at the end")
+    ctx.note("%d MiB as ranges + %d MiB as PFNs migrated in %s ms (%d MiB sent); guest RAM "
+             "resident %d MiB on the source, %d MiB on the destination; deflate and inflate "
+             "there right" % (by_ranges, by_pfns, info.get("total-time"),
+                              ram.get("transferred", 0) >> 20, rss_src >> 10, rss_dst >> 10))

@@ -102,15 +102,13 @@ class VM:
         self.req_id = 0
         self.tmp = None
         self.console_path = None
+        self.console_before = ""    # the consoles of the QEMUs migrate() left
         self.boot_seconds = None
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self):
-        _remove_stale_tmpdirs()
-        self.tmp = tempfile.mkdtemp(prefix="mbvm-%d-" % os.getpid())
-        qmp_sock = os.path.join(self.tmp, "qmp.sock")
-        agent_sock = os.path.join(self.tmp, "agent.sock")
-        self.console_path = os.path.join(self.tmp, "console.log")
+    def _command(self, tmp):
+        """QEMU's command line with its sockets and console in tmp."""
+        agent_sock = os.path.join(tmp, "agent.sock")
         dev = self.balloon_dev + ",id=balloon0"
         if self.balloon_opts:
             dev += "," + self.balloon_opts
@@ -132,32 +130,51 @@ class VM:
             cmdline += " mb.agent=virtio"
         else:
             agent = ["-serial", "unix:%s,server=on,wait=off" % agent_sock]
-        args = [self.qemu, "-accel", "tcg"] + machine + ["-m", str(self.mem_mib),
+        return [self.qemu, "-accel", "tcg"] + machine + ["-m", str(self.mem_mib),
                 "-smp", str(self.smp), "-nographic", "-no-reboot",
                 "-nodefaults", "-no-user-config", "-display", "none",
                 "-kernel", self.kenv["VMLINUZ"], "-initrd", self.initrd,
                 "-append", " ".join(cmdline.split()),
-                "-serial", "file:" + self.console_path] + agent + [
-                "-qmp", "unix:%s,server=on,wait=off" % qmp_sock,
+                "-serial", "file:" + os.path.join(tmp, "console.log")] + agent + [
+                "-qmp", "unix:%s,server=on,wait=off" % os.path.join(tmp, "qmp.sock"),
                 "-monitor", "none"] + self.pre_args + [
                 "-device", dev] + self.extra_args
+
+    def _launch(self, tmp, args):
+        """Start QEMU with args (its logs in tmp), connect QMP; returns
+        (proc, qmp, qemu_log)."""
+        qmp_sock = os.path.join(tmp, "qmp.sock")
+        qemu_log = open(os.path.join(tmp, "qemu.log"), "wb")
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=qemu_log,
+                                stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(qmp_sock):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                qemu_log.close()
+                with open(os.path.join(tmp, "qemu.log"), errors="replace") as f:
+                    out = f.read()[-2000:]
+                raise AgentError("QEMU (rc=%s) did not create its QMP socket\n%s"
+                                 % (proc.returncode, out))
+            time.sleep(0.02)
+        return proc, QMP(qmp_sock, timeout=30), qemu_log
+
+    def start(self):
+        _remove_stale_tmpdirs()
+        self.tmp = tempfile.mkdtemp(prefix="mbvm-%d-" % os.getpid())
+        self.console_path = os.path.join(self.tmp, "console.log")
+        args = self._command(self.tmp)
         self.cmd = args
         t0 = time.monotonic()
-        self.qemu_log = open(os.path.join(self.tmp, "qemu.log"), "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self.qemu_log, stderr=subprocess.STDOUT,
-                                     preexec_fn=_pdeathsig)
         _live.add(self)
         try:
-            deadline = time.monotonic() + 30
-            while not os.path.exists(qmp_sock):
-                self._check_alive()
-                if time.monotonic() > deadline:
-                    raise AgentError("QEMU did not create its QMP socket\n" + self.qemu_output())
-                time.sleep(0.02)
-            self.qmp = QMP(qmp_sock, timeout=30)
-            self._agent_connect(agent_sock, t0 + self.boot_timeout)
+            self.proc, self.qmp, self.qemu_log = self._launch(self.tmp, args)
+            self._agent_connect(os.path.join(self.tmp, "agent.sock"), t0 + self.boot_timeout)
         except Exception as e:
+            if self.proc is None:       # _launch failed and said why
+                self.close()
+                raise
             time.sleep(0.2)
             dead = self.proc.poll() is not None
             out = self.qemu_output()
@@ -209,17 +226,19 @@ class VM:
         except OSError:
             return ""
 
-    def kill(self):
+    def kill(self, keep_live=False):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
-        _live.discard(self)
+        if not keep_live:
+            _live.discard(self)
 
-    def close(self, save_as=None):
-        """Quit QEMU (QMP quit, then SIGKILL), save logs, remove temp dir."""
+    def close(self, save_as=None, keep_live=False):
+        """Quit QEMU (QMP quit, then SIGKILL), save logs, remove temp dir
+        (keep_live: the VM object lives on, with another QEMU)."""
         try:
             if self.qmp and self.proc and self.proc.poll() is None:
                 try:
@@ -228,7 +247,7 @@ class VM:
                 except Exception:
                     pass
         finally:
-            self.kill()
+            self.kill(keep_live)
             if self.qmp:
                 self.qmp.close()
                 self.qmp = None
@@ -257,6 +276,57 @@ class VM:
     def __exit__(self, *exc):
         self.close()
         return False
+
+    def migrate(self, timeout=120):
+        """Live-migrate the running guest to a second QEMU on this machine
+        (the same command line with -incoming, over a unix socket) and go on
+        with that one: QMP, the agent and the console are the destination's
+        from then on, and the source QEMU quits (its logs are saved as
+        <name>-src.*).  Returns the source's last query-migrate answer
+        (status completed).  The timeout is scaled by MB_TIMEOUT_SCALE."""
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
+        tmp = tempfile.mkdtemp(prefix="mbvm-%d-" % os.getpid())
+        sock = os.path.join(tmp, "migrate.sock")
+        try:
+            proc, qmp, qemu_log = self._launch(tmp, self._command(tmp)
+                                               + ["-incoming", "unix:" + sock])
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        dst = (proc, qmp, None, tmp, qemu_log, os.path.join(tmp, "console.log"))
+        try:
+            while not os.path.exists(sock):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AgentError("the destination QEMU does not listen on %s" % sock)
+                time.sleep(0.02)
+            self.qmp.cmd("migrate", {"uri": "unix:" + sock})
+            while True:
+                info = self.qmp.cmd("query-migrate")
+                if info.get("status") == "completed":
+                    break
+                if info.get("status") in ("failed", "cancelled") or time.monotonic() > deadline:
+                    raise AgentError("migration %s: %s" % (info.get("status"),
+                                                           info.get("error-desc", info)))
+                time.sleep(0.05)
+            while qmp.cmd("query-status").get("status") != "running":
+                if time.monotonic() > deadline:
+                    raise AgentError("the destination is %s after the migration"
+                                     % qmp.cmd("query-status").get("status"))
+                time.sleep(0.05)
+        except BaseException:
+            qmp.close()
+            proc.kill()
+            proc.wait()
+            qemu_log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        # the source is done: keep its console, save its logs, quit it
+        self.console_before = self.console()
+        self.close(save_as=self.name + "-src", keep_live=True)
+        self.proc, self.qmp, self.agent, self.tmp, self.qemu_log, self.console_path = dst
+        self.abuf = b""
+        self._agent_connect(os.path.join(tmp, "agent.sock"), deadline)
+        return info
 
     # -- agent ---------------------------------------------------------------
     def run(self, cmd, timeout=60, check=False, _reply_wait=None):
@@ -325,9 +395,9 @@ class VM:
     def console(self):
         try:
             with open(self.console_path, errors="replace") as f:
-                return f.read()
+                return self.console_before + f.read()
         except (OSError, TypeError):
-            return ""
+            return self.console_before
 
     def console_tail(self, n=30):
         return "\n".join(self.console().splitlines()[-n:])
