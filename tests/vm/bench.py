@@ -4,7 +4,8 @@ same QEMU, guest kernel and memory size (4 GiB guests, 2 vCPUs), runs
 alternating A B A B ..., a fresh guest per run.
 
   tests/vm/bench.py [--module driver/memballoon.ko] [--baseline OTHER.ko]
-                    [--rounds 5] [--scenarios cycle,oom,oomdeep,stats,reporting,daemon]
+                    [--rounds 5]
+                    [--scenarios cycle,ranges,oom,oomdeep,stats,reporting,daemon]
                     [--qemu 7.2|10.0|system|PATH] [--kernel-env FILE]
                     [--ram 4096] [--out build/bench]
 
@@ -17,6 +18,9 @@ Scenarios (docs/bench.md explains each):
              after touching 1.5 GiB); QEMU RSS returned per GiB ballooned;
              for memballoon, where each move's time went, from its
              tracepoints (scenarios 1, 2 and 7; one guest per run)
+  ranges     the cycle on a device with free-page-reporting=on, where
+             memballoon gives its 2 MiB blocks to the host as ranges
+             (scenario 9; the in-tree driver reports free pages there)
   stats      qom-set guest-stats-polling-interval -> fresh guest-stats
              (scenario 4; in the cycle guest, after the cycles)
   oom        deflate-on-oom=on: a 2 GiB workload on a guest ballooned to
@@ -69,7 +73,8 @@ DEEP_RAM, DEEP_LOW, DEEP_WORK = 2048, 256, 1200
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
 DAEMON_IDLE_S = 60
-SCENARIOS = ("cycle", "stats", "oom", "oomdeep", "reporting", "daemon")
+SCENARIOS = ("cycle", "ranges", "stats", "oom", "oomdeep", "reporting", "daemon")
+REPORTING_OPTS = "free-page-reporting=on"
 INTREE = "virtio_balloon"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GUEST_HZ = 100      # USER_HZ of the guest's /proc/stat
@@ -232,10 +237,11 @@ class Run:
 # ---------------------------------------------------------------------------
 # scenarios: each returns a flat {metric: value} for one run
 
-def sc_cycle(b, driver, tag, want_stats):
-    """Scenarios 1, 2 (and 4 in the same guest)."""
+def sc_cycle(b, driver, tag, want_stats, balloon_opts=""):
+    """Scenarios 1, 2 (and 4 in the same guest); 9 with balloon_opts
+    REPORTING_OPTS."""
     res, traces = {}, {}
-    run = Run(b, driver, tag)
+    run = Run(b, driver, tag, balloon_opts)
     try:
         vm = run.vm
         for kind in ("untouched", "touched"):
@@ -590,6 +596,12 @@ class Bench:
                         for k, tr in traces.items():
                             self.traces.setdefault(drv, {}).setdefault(k, []).append(tr)
             for drv in drivers:
+                if "ranges" in scen:
+                    r = self.one("ranges", drv, rnd,
+                                 lambda tag: sc_cycle(self, drv, tag, False, REPORTING_OPTS))
+                    if r:
+                        self.record("ranges", drv, r[0])
+            for drv in drivers:
                 if "oom" in scen:
                     r = self.one("oom", drv, rnd, lambda tag: sc_oom(self, drv, tag))
                     if r:
@@ -639,13 +651,16 @@ class Bench:
 
 
 def summary(scenario, r):
-    if scenario in ("cycle", "stats"):
+    if scenario in ("cycle", "stats", "ranges"):
         r = r[0]
         s = "untouched %.2fs/%.2fs touched %.2fs/%.2fs (inflate/deflate), returned %.0f MiB/GiB" % (
             r["untouched_inflate_s"], r["untouched_deflate_s"], r["touched_inflate_s"],
             r["touched_deflate_s"], r["touched_returned_mib_per_gib"])
         if "stats_latency_s" in r:
             s += ", stats %.0fms" % (r["stats_latency_s"] * 1000)
+        if r.get("touched_inflate_trace_pages"):
+            s += ", ranges %.0f%%" % (100.0 * r.get("touched_inflate_trace_ranges", 0) * 512
+                                      / r["touched_inflate_trace_pages"])
         return s
     if scenario in ("oom", "oomdeep"):
         return "base %.1fs, ballooned %.1fs rc %d, %d OOM kills, released %.0f MiB" % (
@@ -692,6 +707,17 @@ ROWS = [
     ("cycle", "touched_inflate_rss1", "2 QEMU RSS after inflating, touched (MiB)", "%.0f", 1),
     ("cycle", "touched_returned_mib_per_gib", "2 QEMU RSS returned per GiB ballooned (MiB)",
      "%.0f", 1),
+    ("ranges", "untouched_inflate_s", "9 reporting on, untouched: inflate {RAM}->{LOW} MiB (s)",
+     "%.2f", 1),
+    ("ranges", "untouched_deflate_s", "9 reporting on, untouched: deflate {LOW}->{RAM} MiB (s)",
+     "%.2f", 1),
+    ("ranges", "touch_s", "9 guest touching {TOUCH} MiB first (s, guest clock)", "%.2f", 1),
+    ("ranges", "touched_inflate_s", "9 reporting on, touched: inflate {RAM}->{LOW} MiB (s)",
+     "%.2f", 1),
+    ("ranges", "touched_deflate_s", "9 reporting on, touched: deflate {LOW}->{RAM} MiB (s)",
+     "%.2f", 1),
+    ("ranges", "touched_returned_mib_per_gib",
+     "9 reporting on: QEMU RSS returned per GiB ballooned (MiB)", "%.0f", 1),
     ("cycle", "stats_latency_s", "4 stats: qom-set -> fresh guest-stats (ms)", "%.0f", 1000),
     ("oom", "base_s", "3 workload {OOM_WORK} MiB, no balloon: baseline (s)", "%.1f", 1),
     ("oom", "inflate_s", "3 inflate to {LOW} MiB with deflate-on-oom (s)", "%.2f", 1),
@@ -733,6 +759,7 @@ TRACE_ROWS = [
     ("inflate", "trace_alloc_s", "guest allocating, both vCPUs' time (alloc_ns) (s)", "%.2f", 1),
     ("inflate", "trace_host_s", "QEMU using the requests (host_ns) (s)", "%.2f", 1),
     ("inflate", "trace_blocks", "of the pages in 2 MiB blocks (%)", "%.0f", None),
+    ("inflate", "trace_ranges", "of the pages in blocks given as ranges (%)", "%.0f", None),
     ("deflate", "trace_host_s", "QEMU using the requests (host_ns) (s)", "%.2f", 1),
     ("deflate", "trace_free_s", "guest freeing the pages (free_ns) (s)", "%.2f", 1),
     ("deflate", "trace_blocks", "of the pages in 2 MiB blocks (%)", "%.0f", None),
@@ -776,8 +803,17 @@ def table_rows(b):
             continue
         ratio = "%.2f" % (meds[1] / meds[0]) if meds[0] and meds[1] is not None else "-"
         rows.append((label, cells[0], cells[1], ratio, ns))
-    # scenario 7: where memballoon's moves spent their time, from its tracepoints
-    cycle = b.results.get("cycle", {})
+    # scenario 7 (and 9's): where memballoon's moves spent their time, from
+    # its tracepoints
+    for scen, num in (("cycle", 7), ("ranges", 9)):
+        rows += trace_rows(b, b.results.get(scen, {}), num)
+    return rows
+
+
+def trace_rows(b, cycle, num):
+    """The TRACE_ROWS of one cycle scenario's runs, labelled num."""
+    rows = []
+    drivers = [b.drv_a, b.drv_b]
     for kind in ("untouched", "touched"):
         for move, field, label, fmt, scale in TRACE_ROWS:
             key = "%s_%s_%s" % (kind, move, field)
@@ -796,7 +832,7 @@ def table_rows(b):
             if all(m is None for m in meds):
                 continue
             ratio = "%.2f" % (meds[1] / meds[0]) if meds[0] and meds[1] is not None else "-"
-            rows.append(("7 %s %s: %s" % (kind, move, label), cells[0], cells[1], ratio,
+            rows.append(("%d %s %s: %s" % (num, kind, move, label), cells[0], cells[1], ratio,
                          [len(cycle.get(d, [])) for d in drivers]))
     return rows
 
