@@ -364,7 +364,7 @@ def test_debug_lifecycle(ctx):
     n = int(os.environ.get("MB_DEBUG_CYCLES", "100"))
     cyc_mib = int(os.environ.get("MB_DEBUG_CYCLE_MIB", "128"))
     kw = hotplug_args() if is_q35(ctx) else {}
-    vm = ctx.boot(mem_mib=RAM_MIB, append="no_console_suspend", **kw)
+    vm = ctx.boot(mem_mib=RAM_MIB, append="no_console_suspend", pvh=False, **kw)
     has_leak = vm.run("test -e %s/kmemleak" % DBG)[0] == 0
     if has_leak:
         kmemleak_clear(vm)

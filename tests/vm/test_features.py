@@ -232,7 +232,7 @@ def test_suspend(ctx):
     and suspend-to-idle woken by the RTC): the balloon is back at the target
     after resume and keeps following it."""
     # no_console_suspend: a crash during resume reaches the console log
-    vm = ctx.boot(mem_mib=RAM_MIB, append="no_console_suspend")
+    vm = ctx.boot(mem_mib=RAM_MIB, append="no_console_suspend", pvh=False)
     ctx.load_driver(vm)
     times = []
     cycles = [("s3", 1024, 1536), ("s2idle", 512, 1024)]

@@ -232,7 +232,7 @@ def test_ranges_lifecycle(ctx):
     sees actual 0; a reloaded driver's device unplugged while it inflates
     leaves nothing ballooned, and a new device works."""
     vm = ranges_guest(ctx, balloon_opts="deflate-on-oom=on," + REPORTING,
-                      append="no_console_suspend")
+                      append="no_console_suspend", pvh=False)
     notes = []
 
     # deflate on OOM
