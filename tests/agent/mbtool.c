@@ -11,6 +11,10 @@
  *   mbtool fill MIB           allocate MIB MiB, write a pattern unique to
  *                             each 8-byte word, read it all back, free
  *   mbtool meminfo            print /proc/meminfo as "Key kB" lines
+ *   mbtool probe PERIOD_US    a workload's latency: every PERIOD_US (absolute
+ *                             deadlines) write a byte to each page of a
+ *                             1 MiB buffer; on SIGTERM print the latency
+ *                             percentiles, deadline to the work's end
  *
  * fill catches a page frame handed out twice (two virtual pages of the
  * mapping would share it) and lost or corrupted contents.
@@ -19,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -219,10 +224,89 @@ static int cmd_meminfo(void)
 	return 0;
 }
 
+static volatile sig_atomic_t probe_stop;
+
+static void probe_signal(int sig)
+{
+	(void)sig;
+	probe_stop = 1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double ts_us(const struct timespec *ts)
+{
+	return (double)ts->tv_sec * 1e6 + (double)ts->tv_nsec / 1e3;
+}
+
+/* Until SIGTERM/SIGINT: "probe N ticks p50 A p99 B max C us late D". */
+static int cmd_probe(int argc, char **argv)
+{
+	const size_t cap = 1UL << 20, len = MIB;
+	long pg = sysconf(_SC_PAGESIZE);
+	struct sigaction sa = { .sa_handler = probe_signal };
+	struct timespec next, end;
+	unsigned long period_us;
+	size_t n = 0, late = 0, off;
+	double *lat;
+	char *buf;
+
+	if (argc != 1)
+		return 2;
+	period_us = parse_ulong(argv[0], "period");
+	if (!period_us || period_us >= 1000000)
+		return 2;
+	lat = malloc(cap * sizeof(*lat));
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!lat || buf == MAP_FAILED) {
+		fprintf(stderr, "mbtool: probe: no memory\n");
+		return 1;
+	}
+	memset(buf, 1, len);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	printf("probing every %lu us\n", period_us);
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!probe_stop && n < cap) {
+		next.tv_nsec += (long)period_us * 1000;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL))
+			continue;	/* a signal: the loop's test ends it */
+		for (off = 0; off < len; off += (size_t)pg)
+			buf[off]++;
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		lat[n++] = ts_us(&end) - ts_us(&next);
+		if (ts_us(&end) - ts_us(&next) > (double)period_us) {
+			next = end;	/* ticks missed: no burst to catch up */
+			late++;
+		}
+	}
+	if (!n) {
+		fprintf(stderr, "mbtool: probe: no tick\n");
+		return 1;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("probe %zu ticks p50 %.0f p99 %.0f max %.0f us late %zu\n", n,
+	       lat[(n - 1) / 2], lat[(size_t)((double)(n - 1) * 0.99)], lat[n - 1], late);
+	free(lat);
+	munmap(buf, len);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mbtool touch MIB | hog MIB [SECONDS] | frag MIB [SECONDS] | fill MIB | meminfo\n");
+		"usage: mbtool touch MIB | hog MIB [SECONDS] | frag MIB [SECONDS] | fill MIB | meminfo\n"
+		"       | probe PERIOD_US\n");
 }
 
 int main(int argc, char **argv)
@@ -243,6 +327,8 @@ int main(int argc, char **argv)
 		rc = cmd_frag(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "meminfo"))
 		rc = cmd_meminfo();
+	else if (!strcmp(argv[1], "probe"))
+		rc = cmd_probe(argc - 2, argv + 2);
 	if (rc == 2)
 		usage();
 	return rc;

@@ -5,7 +5,8 @@ alternating A B A B ..., a fresh guest per run.
 
   tests/vm/bench.py [--module driver/memballoon.ko] [--baseline OTHER.ko]
                     [--rounds 5]
-                    [--scenarios cycle,ranges,oom,oomdeep,stats,reporting,daemon]
+                    [--scenarios cycle,ranges,latency,oom,oomdeep,stats,reporting,
+                                 daemon]
                     [--qemu 7.2|10.0|system|PATH] [--kernel-env FILE]
                     [--ram 4096] [--out build/bench]
 
@@ -21,6 +22,9 @@ Scenarios (docs/bench.md explains each):
   ranges     the cycle on a device with free-page-reporting=on, where
              memballoon gives its 2 MiB blocks to the host as ranges
              (scenario 9; the in-tree driver reports free pages there)
+  latency    a workload's latency (mbtool probe: every 1 ms, write 1 MiB)
+             idle, while the balloon inflates and while it deflates, on
+             scenario 9's device, touched (scenario 10)
   stats      qom-set guest-stats-polling-interval -> fresh guest-stats
              (scenario 4; in the cycle guest, after the cycles)
   oom        deflate-on-oom=on: a 2 GiB workload on a guest ballooned to
@@ -73,8 +77,9 @@ DEEP_RAM, DEEP_LOW, DEEP_WORK = 2048, 256, 1200
 TMPFS_MIB = 1024    # MiB written into tmpfs and deleted (reporting)
 STATS_SAMPLES = 3   # stats latency samples per cycle guest
 DAEMON_IDLE_S = 60
-SCENARIOS = ("cycle", "ranges", "stats", "oom", "oomdeep", "reporting", "daemon")
+SCENARIOS = ("cycle", "ranges", "latency", "stats", "oom", "oomdeep", "reporting", "daemon")
 REPORTING_OPTS = "free-page-reporting=on"
+PROBE_US = 1000     # the latency probe's period
 INTREE = "virtio_balloon"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GUEST_HZ = 100      # USER_HZ of the guest's /proc/stat
@@ -269,6 +274,52 @@ def sc_cycle(b, driver, tag, want_stats, balloon_opts=""):
     finally:
         run.close()
     return res, traces
+
+
+def probe(vm, during):
+    """mbtool probe runs in the guest while during() runs on the host;
+    returns during()'s result and {p50, p99, max: us, ticks, late}."""
+    vm.sh("mbtool probe %d > /tmp/probe.log 2>&1 & echo $! > /tmp/probe.pid" % PROBE_US)
+    t0 = time.monotonic()
+    while "probing" not in vm.sh("cat /tmp/probe.log"):
+        if time.monotonic() - t0 > 20:
+            raise RuntimeError("mbtool probe did not start: %s" % vm.sh("cat /tmp/probe.log"))
+        time.sleep(0.05)
+    r = during()
+    vm.sh("kill $(cat /tmp/probe.pid)")
+    while True:
+        m = re.search(r"probe (\d+) ticks p50 (\d+) p99 (\d+) max (\d+) us late (\d+)",
+                      vm.sh("cat /tmp/probe.log"))
+        if m:
+            break
+        if time.monotonic() - t0 > 600:
+            raise RuntimeError("mbtool probe: %s" % vm.sh("cat /tmp/probe.log"))
+        time.sleep(0.05)
+    n, p50, p99, mx, late = (int(x) for x in m.groups())
+    return r, {"ticks": n, "p50_us": p50, "p99_us": p99, "max_us": mx, "late": late}
+
+
+def sc_latency(b, driver, tag):
+    """Scenario 10: the probe's latency idle (3 s), during the inflate to
+    LOW and during the deflate back, after the guest touched TOUCH MiB."""
+    res = {}
+    run = Run(b, driver, tag, REPORTING_OPTS)
+    try:
+        vm = run.vm
+        vm.sh("mbtool touch %d" % TOUCH, timeout=300)
+        time.sleep(0.5)
+        for what, fn in (("idle", lambda: time.sleep(3)),
+                         ("inflate", lambda: run.move(LOW)),
+                         ("deflate", lambda: run.move(RAM))):
+            r, lat = probe(vm, fn)
+            if what != "idle":
+                res[what + "_s"] = r["s"]
+            for k, v in lat.items():
+                res["%s_%s" % (what, k)] = v
+        run.finish()
+    finally:
+        run.close()
+    return res
 
 
 def stats_latency(vm):
@@ -602,6 +653,11 @@ class Bench:
                     if r:
                         self.record("ranges", drv, r[0])
             for drv in drivers:
+                if "latency" in scen:
+                    r = self.one("latency", drv, rnd, lambda tag: sc_latency(self, drv, tag))
+                    if r:
+                        self.record("latency", drv, r)
+            for drv in drivers:
                 if "oom" in scen:
                     r = self.one("oom", drv, rnd, lambda tag: sc_oom(self, drv, tag))
                     if r:
@@ -665,6 +721,10 @@ def summary(scenario, r):
     if scenario in ("oom", "oomdeep"):
         return "base %.1fs, ballooned %.1fs rc %d, %d OOM kills, released %.0f MiB" % (
             r["base_s"], r["oom_s"], r["oom_rc"], r["oom_oom_kill"], r["oom_released_mib"])
+    if scenario == "latency":
+        return "p50/p99 us: idle %d/%d, inflate %d/%d in %.2fs, deflate %d/%d in %.2fs" % (
+            r["idle_p50_us"], r["idle_p99_us"], r["inflate_p50_us"], r["inflate_p99_us"],
+            r["inflate_s"], r["deflate_p50_us"], r["deflate_p99_us"], r["deflate_s"])
     if scenario == "reporting":
         return "RSS +%.0f MiB, returned %.0f MiB, 80%% in %s s" % (
             r["rise_mib"], r["returned_mib"],
@@ -718,6 +778,16 @@ ROWS = [
      "%.2f", 1),
     ("ranges", "touched_returned_mib_per_gib",
      "9 reporting on: QEMU RSS returned per GiB ballooned (MiB)", "%.0f", 1),
+    ("latency", "idle_p50_us", "10 probe (1 ms ticks, 1 MiB written), idle: p50 (us)", "%.0f", 1),
+    ("latency", "idle_p99_us", "10 ... idle: p99 (us)", "%.0f", 1),
+    ("latency", "inflate_s", "10 reporting on, touched: inflate {RAM}->{LOW} MiB (s)", "%.2f", 1),
+    ("latency", "inflate_p50_us", "10 ... probe during the inflate: p50 (us)", "%.0f", 1),
+    ("latency", "inflate_p99_us", "10 ... p99 (us)", "%.0f", 1),
+    ("latency", "inflate_max_us", "10 ... max (us)", "%.0f", 1),
+    ("latency", "inflate_late", "10 ... ticks later than a period", "%.0f", 1),
+    ("latency", "deflate_s", "10 deflate {LOW}->{RAM} MiB (s)", "%.2f", 1),
+    ("latency", "deflate_p50_us", "10 ... probe during the deflate: p50 (us)", "%.0f", 1),
+    ("latency", "deflate_p99_us", "10 ... p99 (us)", "%.0f", 1),
     ("cycle", "stats_latency_s", "4 stats: qom-set -> fresh guest-stats (ms)", "%.0f", 1000),
     ("oom", "base_s", "3 workload {OOM_WORK} MiB, no balloon: baseline (s)", "%.1f", 1),
     ("oom", "inflate_s", "3 inflate to {LOW} MiB with deflate-on-oom (s)", "%.2f", 1),
