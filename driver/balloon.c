@@ -262,6 +262,13 @@ static void mb_batch_alloc(struct memballoon *mb, struct mb_batch *b,
 		}
 		list_add_tail(&page->lru, &b->blocks);
 		b->nr_blocks++;
+		/*
+		 * MB_BLOCK_GFP cannot sleep, so the allocator has no
+		 * preemption point of its own, and zeroing a batch of
+		 * blocks (init_on_alloc) takes tens of ms under TCG while
+		 * both CPUs allocate: let a waiting task run between blocks.
+		 */
+		cond_resched();
 	}
 	while (mb_batch_size(b) < want && b->nr_pages < MB_PAGES_PER_REQ) {
 		page = balloon_page_alloc();
