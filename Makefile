@@ -147,7 +147,8 @@ demo: $(KERNEL_ENV) guest-module
 	$(PYTHON) scripts/demo.py --kernel-env $(KERNEL_ENV) \
 		--module driver/memballoon.ko
 
-# BENCH_ROUNDS=5, BENCH_SCENARIOS=cycle,stats,oom,reporting,daemon,
+# BENCH_ROUNDS=5, BENCH_SCENARIOS=cycle,ranges,latency,stats,oom,oomdeep,
+# reporting,daemon,
 # BENCH_QEMU=7.2|10.0 and BENCH_RAM_MIB=4096 (the guest; targets scale with
 # it) narrow or widen it; BENCH_BASELINE=OTHER.ko compares with another
 # build of memballoon instead of the in-tree driver; results in
