@@ -78,6 +78,11 @@ DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,repor
          "poison,netlink,soak_integrity,deflate_blocks,netlink_admin,release_during_inflate,"
          "netlink_parallel,removed_last_event,hint_remove_stalled,debug_*")
 
+# make check-arch's arm64 guest: inflate/deflate, stats and unload, the
+# target limits, OOM deflate, free page reporting and hot-unplug (docs/arch.md).
+ARM64 = ("inflate_deflate,stats,unload,unreasonable_targets,deflate_on_oom,reporting,"
+         "hotunplug")
+
 # The distro tier (tests/vm/test_distro.py): make check installs the
 # packages in the Debian guest and checks what the host sees; make
 # check-distro adds their life cycle (removal, ...).
@@ -106,8 +111,10 @@ MATRICES = {
                ("trixie-backports", "10.0", DEVICE)],
     },
     # make check-arch: the cross builds of tests/vm/test_arch.py (arm64,
-    # ppc64el, s390x), nothing else.
-    "arch": {"once": "cross_*", "build": [], "vm": [], "distro": ""},
+    # ppc64el, s390x), and the driver's tests in an arm64 guest
+    # (qemu-system-aarch64 -M virt under TCG; ARM64 above).
+    "arch": {"once": "cross_*", "build": [],
+             "vm": [("bookworm/arm64", "7.2", ARM64)], "distro": ""},
     # make check-distro: every test of the distro tier, nothing else.
     "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
     # make check-matrix: everything on everything.
