@@ -17,7 +17,7 @@
 #   make check-arch      the module cross-built for arm64, ppc64el and s390x
 #                        (6.1, 6.12, 7.x headers, W=1), the daemon with
 #                        its unit tests under qemu-user, and the driver's VM
-#                        tests in an arm64 guest (docs/arch.md)
+#                        tests in arm64 and ppc64el guests (docs/arch.md)
 #   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
 #                        fault injection; builds the kernel once, cached)
 #   make bench           in-tree virtio_balloon vs memballoon, side by side

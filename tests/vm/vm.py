@@ -15,8 +15,9 @@ command line) for every VM booted with it.
 A kernel env with ARCH= (scripts/guest-kernel.sh --arch) boots a guest of
 that architecture (GUEST_ARCHES: arm64 on the virt machine, the console on
 its one UART, ttyAMA0, the agent on virtio-serial, a PCI balloon behind a
-PCIe root port, where QMP's device_add puts one too when no bus is named)
-on the QEMU it is given.
+PCIe root port, where QMP's device_add puts one too when no bus is named;
+ppc64el on pseries, the console on its hypervisor console, hvc0) on the
+QEMU it is given.
 QEMU is killed for sure on close(), on interpreter exit, and (via
 PR_SET_PDEATHSIG) when the Python process dies.
 Timeouts (VM.run, the boot) are scaled by MB_TIMEOUT_SCALE (tests/vm/knobs.py).
@@ -49,7 +50,8 @@ DEFAULT_QEMU = "qemu-system-x86_64"
 
 # A guest architecture other than the host's (the kernel env's ARCH; its
 # QEMU binary is scripts/qemu.sh --arch's): the machine and CPU (-M, -cpu),
-# the console's tty, the agent's channel (virt has one UART: virtio-serial),
+# the console's tty (pseries: the spapr-vty -serial makes), the agent's
+# channel (virt has one UART, pseries one console: virtio-serial),
 # and whether a PCI balloon sits behind a PCIe root port (virt's root bus,
 # pcie.0, cannot hot-plug; libvirt gives every device of such a machine
 # its own root port too).  arm64's CPU signs pointers with QEMU's own
@@ -59,6 +61,7 @@ DEFAULT_QEMU = "qemu-system-x86_64"
 GUEST_ARCHES = {
     "arm64": {"machine": "virt", "cpu": "max,pauth-impdef=on", "console": "ttyAMA0",
               "agent": "virtio", "root_port": True},
+    "ppc64el": {"machine": "pseries", "console": "hvc0", "agent": "virtio"},
 }
 # The root port a PCI balloon sits behind where the root bus cannot hot-plug
 # (its chassis and slot clear of the ones tests give their own ports).
