@@ -15,8 +15,9 @@
 #                        Debian guest under libvirt installs, uses and purges
 #                        them (make check runs the install and use part)
 #   make check-arch      the module cross-built for arm64, ppc64el and s390x
-#                        (6.1, 6.12, 7.x headers, W=1) and the daemon with
-#                        its unit tests under qemu-user (docs/arch.md)
+#                        (6.1, 6.12, 7.x headers, W=1), the daemon with
+#                        its unit tests under qemu-user, and the driver's VM
+#                        tests in arm64 and ppc64el guests (docs/arch.md)
 #   make check-debug     the debug-kernel tier (KASAN, lockdep, kmemleak,
 #                        fault injection; builds the kernel once, cached)
 #   make bench           in-tree virtio_balloon vs memballoon, side by side

@@ -261,13 +261,15 @@ if [ "$HEADERS_ONLY" = 1 ]; then
 fi
 
 # 6.1: /lib/modules and /boot; 7.x: merged /usr, the image beside the modules.
+# ppc64el's image is an uncompressed vmlinux (QEMU's pseries boots the ELF).
 MODDIR=
 for d in "$ROOT/lib/modules/$KVER" "$ROOT/usr/lib/modules/$KVER"; do
 	if [ -d "$d/kernel" ]; then MODDIR=$d; break; fi
 done
 [ -n "$MODDIR" ] || die "no modules directory for $KVER in $ROOT"
 VMLINUZ=
-for f in "$ROOT/boot/vmlinuz-$KVER" "$MODDIR/vmlinuz" "$MODDIR/vmlinuz.unsigned"; do
+for f in "$ROOT/boot/vmlinuz-$KVER" "$ROOT/boot/vmlinux-$KVER" "$MODDIR/vmlinuz" \
+	"$MODDIR/vmlinuz.unsigned"; do
 	if [ -f "$f" ]; then VMLINUZ=$f; break; fi
 done
 [ -n "$VMLINUZ" ] || die "no kernel image for $KVER in $ROOT"

@@ -2,7 +2,8 @@
 """Build the memballoon test initramfs (a gzip'd newc cpio), no root needed.
 
 Contents:
-  /bin/busybox + applet symlinks (from busybox-static)
+  /bin/busybox + applet symlinks (from busybox-static: the host's, or for
+                                         --arch the suite's package of ARCH)
   /init, /usr/lib/mb/agent.sh            (tests/agent/)
   /usr/bin/mbtool                        (tests/agent/mbtool.c, built static)
   /usr/bin/mbnl                          (tests/agent/mbnl.c: memballoon netlink client)
@@ -19,9 +20,19 @@ Contents:
   libraries and loader ldd lists, at the same paths
 
 Usage: mkinitramfs.py --moddir DIR --out FILE [--module KO ...] [--mbtool BIN]
-                      [--extra HOST[:GUEST] ...]
+                      [--extra HOST[:GUEST] ...] [--arch ARCH]
+
+--arch ARCH (a Debian architecture, e.g. arm64) builds the initramfs of a
+guest of another architecture: the C tools cross-compiled statically with
+Debian's <triplet>-gcc, busybox-static of ARCH from the machine's own suite
+(`apt-get download` through scripts/apt-suite.sh CODENAME:ARCH, unpacked
+with `dpkg -x` into ${MB_CACHE}/busybox/CODENAME-ARCH/ once) and its applet
+list asked from it under qemu-user; what they need is installed on first
+use (scripts/deps.sh).
 """
 import argparse
+import fcntl
+import glob
 import gzip
 import lzma
 import os
@@ -41,6 +52,12 @@ EXTRA_MODULES = ["virtio_balloon"]
 # Loaded by tests that need them (insmod /lib/modules/kernel/NAME.ko), never by /init.
 AUX_MODULES = ["brd"]
 BUSYBOX = "/bin/busybox"
+# Debian architecture -> (GNU triplet, qemu-user binary) of a foreign guest
+CROSS = {"arm64": ("aarch64-linux-gnu", "qemu-aarch64"),
+         "ppc64el": ("powerpc64le-linux-gnu", "qemu-ppc64le"),
+         "s390x": ("s390x-linux-gnu", "qemu-s390x")}
+CACHE = os.environ.get("MB_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "memballoon")
 
 
 class Cpio:
@@ -163,10 +180,52 @@ def resolve(names, deps, builtin, required):
     return order
 
 
-def build_mbtool(out, name="mbtool"):
+def build_mbtool(out, name="mbtool", arch=None):
+    """Build tests/agent/<name>.c static for the host, or for arch."""
     src = os.path.join(REPO, "tests", "agent", name + ".c")
-    subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
+    cc = CROSS[arch][0] + "-gcc" if arch else "gcc"
+    subprocess.run([cc, "-static", "-O2", "-Wall", "-Wextra", "-Werror",
                     "-o", out, src], check=True)
+
+
+def codename():
+    with open("/etc/os-release") as f:
+        return dict(l.rstrip("\n").split("=", 1) for l in f
+                    if "=" in l)["VERSION_CODENAME"].strip('"')
+
+
+def install_cross_tools(arch):
+    """The cross compiler and C library for arch, and qemu-user (deps.sh)."""
+    subprocess.run(["sh", os.path.join(REPO, "scripts", "deps.sh"), "gcc-" + CROSS[arch][0],
+                    "libc6-dev-%s-cross" % arch, "qemu-user"], check=True)
+
+
+def foreign_busybox(arch):
+    """The busybox-static binary of arch (fetched and unpacked once) and its
+    applets' paths, as that binary lists them under qemu-user."""
+    suite = "%s:%s" % (codename(), arch)
+    d = os.path.join(CACHE, "busybox", suite.replace(":", "-"))
+    binary = os.path.join(d, "bin", "busybox")
+    os.makedirs(os.path.dirname(d), exist_ok=True)
+    with open(d + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(d, ".mb-stamp")):
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            apt = ["sh", os.path.join(REPO, "scripts", "apt-suite.sh"), suite]
+            get = apt + ["apt-get", "download", "-q", "busybox-static"]
+            if subprocess.run(get, cwd=d, stdout=sys.stderr).returncode != 0:
+                subprocess.run(apt + ["--update"], check=True, stdout=sys.stderr)
+                subprocess.run(get, cwd=d, check=True, stdout=sys.stderr)
+            for deb in glob.glob(os.path.join(d, "*.deb")):
+                subprocess.run(["dpkg", "-x", deb, d], check=True)
+                os.remove(deb)
+            if not os.path.exists(binary):
+                raise SystemExit("mkinitramfs: no bin/busybox in busybox-static of %s" % arch)
+            open(os.path.join(d, ".mb-stamp"), "w").close()
+    applets = subprocess.run([CROSS[arch][1], binary, "--list-full"], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.split()
+    return binary, applets
 
 
 def ldd_deps(path):
@@ -207,8 +266,12 @@ def main():
     ap.add_argument("--mbtool", help="prebuilt static mbtool (default: build it)")
     ap.add_argument("--extra", action="append", default=[], metavar="HOST[:GUEST]",
                     help="also copy this file (and a dynamic ELF's libraries); repeatable")
+    ap.add_argument("--arch", choices=sorted(CROSS),
+                    help="a guest of this Debian architecture (default: the host's)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    if a.arch and a.extra:
+        ap.error("--extra copies host files: not with --arch")
 
     deps, builtin = load_moddep(a.moddir)
     c = Cpio()
@@ -220,9 +283,14 @@ def main():
     c.chardev("dev/ttyS0", 4, 64)
     c.chardev("dev/ttyS1", 4, 65)
 
-    c.file("bin/busybox", open(BUSYBOX, "rb").read(), 0o755)
-    applets = subprocess.run([BUSYBOX, "--list-full"], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout.split()
+    if a.arch:
+        install_cross_tools(a.arch)
+        busybox, applets = foreign_busybox(a.arch)
+    else:
+        busybox = BUSYBOX
+        applets = subprocess.run([BUSYBOX, "--list-full"], check=True,
+                                 stdout=subprocess.PIPE, text=True).stdout.split()
+    c.file("bin/busybox", open(busybox, "rb").read(), 0o755)
     for app in applets:
         if app.strip("/") != "bin/busybox":
             c.symlink(app, "/bin/busybox")
@@ -237,10 +305,10 @@ def main():
         mbtool = a.mbtool
         if not mbtool:
             mbtool = os.path.join(td, "mbtool")
-            build_mbtool(mbtool)
+            build_mbtool(mbtool, arch=a.arch)
         c.file("usr/bin/mbtool", open(mbtool, "rb").read(), 0o755)
         mbnl = os.path.join(td, "mbnl")
-        build_mbtool(mbnl, "mbnl")
+        build_mbtool(mbnl, "mbnl", arch=a.arch)
         c.file("usr/bin/mbnl", open(mbnl, "rb").read(), 0o755)
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
 

@@ -2,7 +2,12 @@
 # Print the path of a qemu-system-x86_64 of the given version, fetching it
 # into the cache when the system's QEMU is another version.
 #
-# Usage: scripts/qemu.sh VERSION        e.g. 7.2 or 10.0
+# Usage: scripts/qemu.sh [--arch ARCH] VERSION        e.g. 7.2 or 10.0
+#
+# --arch arm64 prints a qemu-system-aarch64 instead (Debian's
+# qemu-system-arm), --arch ppc64el a qemu-system-ppc64 (qemu-system-ppc),
+# installed with scripts/deps.sh on first use: only the system's version
+# (7.2; VERSION may be "system"); the fetch below is the x86 QEMU's.
 #
 # 7.2 is bookworm's QEMU (qemu-system-x86, installed by scripts/deps.sh).
 # Another version comes from bookworm-backports (10.0 today): its
@@ -20,7 +25,12 @@ set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${MB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memballoon}
-WANT=${1:?usage: qemu.sh VERSION (e.g. 7.2 or 10.0)}
+ARCH=
+if [ "${1:-}" = --arch ]; then
+	ARCH=$2
+	shift 2
+fi
+WANT=${1:?usage: qemu.sh [--arch ARCH] VERSION (e.g. 7.2 or 10.0)}
 SUITE=bookworm-backports
 PKGS="qemu-system-x86 qemu-system-common qemu-system-data seabios"
 MODDIR=/usr/lib/x86_64-linux-gnu/qemu
@@ -31,6 +41,22 @@ die() { log "$*"; exit 1; }
 majmin() {	# "QEMU emulator version 10.0.2 (...)" or "1:10.0.2+ds-2" -> 10.0
 	sed -n 's/^\(QEMU emulator version \|[0-9]*:\)\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\2/p' | head -n1
 }
+
+# another architecture's guests: the system's QEMU for them (package, binary)
+case "$ARCH" in
+"" | amd64) PKG= ;;
+arm64) PKG=qemu-system-arm BIN=qemu-system-aarch64 ;;
+ppc64el) PKG=qemu-system-ppc BIN=qemu-system-ppc64 ;;
+*) die "no QEMU for guests of $ARCH (arm64, ppc64el)" ;;
+esac
+if [ -n "$PKG" ]; then
+	sh "$HERE/deps.sh" "$PKG"
+	got=$("$BIN" --version | majmin)
+	[ "$got" = "$WANT" ] || [ "$WANT" = system ] ||
+		die "QEMU $WANT for $ARCH: only the system's ($got)"
+	command -v "$BIN"
+	exit 0
+fi
 
 SYS=$(command -v qemu-system-x86_64 || true)
 if [ -n "$SYS" ] && [ "$("$SYS" --version 2>/dev/null | majmin)" = "$WANT" ]; then

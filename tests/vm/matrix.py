@@ -34,7 +34,12 @@ KERNELS = {
     "trixie-backports": ("trixie-backports", "linux-image-amd64"),
     "trixie-backports/cloud": ("trixie-backports", "linux-image-cloud-amd64"),
     "trixie-backports/rt": ("trixie-backports", "linux-image-rt-amd64"),
+    "bookworm/arm64": ("bookworm", "linux-image-arm64"),
+    "bookworm/ppc64el": ("bookworm", "linux-image-powerpc64le"),
 }
+# kernel id -> the Debian architecture of its guests, where it is not the
+# host's (scripts/guest-kernel.sh --arch; tests/vm/vm.py's GUEST_ARCHES)
+KERNEL_ARCHES = {"bookworm/arm64": "arm64", "bookworm/ppc64el": "ppc64el"}
 QEMUS = ("7.2", "10.0")   # bookworm's, bookworm-backports'
 
 SUPPORTED = ["bookworm", "bookworm/cloud", "bookworm/rt", "bookworm-backports",
@@ -74,6 +79,12 @@ DEBUG = ("inflate_deflate,stats,unreasonable_targets,unload,deflate_on_oom,repor
          "poison,netlink,soak_integrity,deflate_blocks,netlink_admin,release_during_inflate,"
          "netlink_parallel,removed_last_event,hint_remove_stalled,debug_*")
 
+# make check-arch's guests of other architectures: inflate/deflate, stats
+# and unload, the target limits, OOM deflate and free page reporting; and
+# hot-unplug on arm64 (pseries unplugs a PCI device only with the guest's
+# drmgr, from powerpc-utils, which the initramfs lacks; docs/arch.md).
+ARCH_GUEST = "inflate_deflate,stats,unload,unreasonable_targets,deflate_on_oom,reporting"
+
 # The distro tier (tests/vm/test_distro.py): make check installs the
 # packages in the Debian guest and checks what the host sees; make
 # check-distro adds their life cycle (removal, ...).
@@ -102,8 +113,12 @@ MATRICES = {
                ("trixie-backports", "10.0", DEVICE)],
     },
     # make check-arch: the cross builds of tests/vm/test_arch.py (arm64,
-    # ppc64el, s390x), nothing else.
-    "arch": {"once": "cross_*", "build": [], "vm": [], "distro": ""},
+    # ppc64el, s390x), and the driver's tests in arm64 and ppc64el guests
+    # (qemu-system-aarch64 -M virt, qemu-system-ppc64 -M pseries, under
+    # TCG; ARCH_GUEST above).
+    "arch": {"once": "cross_*", "build": [],
+             "vm": [("bookworm/arm64", "7.2", ARCH_GUEST + ",hotunplug"),
+                    ("bookworm/ppc64el", "7.2", ARCH_GUEST)], "distro": ""},
     # make check-distro: every test of the distro tier, nothing else.
     "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
     # make check-matrix: everything on everything.
@@ -140,13 +155,15 @@ def parse_env(text):
     return env
 
 
-def kernel_label(kver):
-    """6.1.0-56-cloud-amd64 -> 6.1-cloud, 7.3.4+deb13-amd64 -> 7.3."""
+def kernel_label(kver, arch=None):
+    """6.1.0-56-cloud-amd64 -> 6.1-cloud, 7.3.4+deb13-amd64 -> 7.3; a guest
+    of another architecture has it in front: 6.1.0-57-arm64 -> arm64-6.1."""
     m = re.match(r"(\d+)\.(\d+)[.\d]*(?:\+[0-9a-z]+)?-(?:\d+-)?(?:([a-z]+)-)?[a-z0-9_]+$", kver)
     if not m:
         return kver
     label = "%s.%s" % (m.group(1), m.group(2))
-    return label + ("-" + m.group(3) if m.group(3) else "")
+    label += "-" + m.group(3) if m.group(3) else ""
+    return "%s-%s" % (arch, label) if arch else label
 
 
 class Kernel:
@@ -160,7 +177,7 @@ class Kernel:
     @property
     def label(self):
         if self.env and self.env.get("KVER"):
-            return kernel_label(self.env["KVER"])
+            return kernel_label(self.env["KVER"], self.env.get("ARCH"))
         return self.spec
 
     def setup(self, need_image, outdir, log):
@@ -170,6 +187,8 @@ class Kernel:
         if self.spec in KERNELS:
             suite, meta = KERNELS[self.spec]
             cmd = ["sh", os.path.join(SCRIPTS, "guest-kernel.sh"), "--suite", suite]
+            if self.spec in KERNEL_ARCHES:
+                cmd += ["--arch", KERNEL_ARCHES[self.spec]]
             if not need_image:
                 cmd.append("--headers")
             env = parse_env(_run(cmd + [meta], log))
@@ -183,7 +202,8 @@ class Kernel:
                 if not env.get(k) or not os.path.exists(env[k]):
                     raise SetupError("kernel %s: %s missing (%r)" % (self.spec, k, env.get(k)))
         self.full = need_image
-        env["LABEL"] = kernel_label(env.get("KVER", "")) if env.get("KVER") else self.spec
+        env["LABEL"] = (kernel_label(env["KVER"], env.get("ARCH")) if env.get("KVER")
+                        else self.spec)
         os.makedirs(outdir, exist_ok=True)
         env_file = os.path.join(outdir, "kernel-%s.env" % env["LABEL"])
         with open(env_file, "w") as f:
@@ -225,29 +245,33 @@ def qemu_version(path):
     return int(m.group(1)), int(m.group(2))
 
 
-def find_qemu(spec, log):
-    """spec: "7.2", "10.0", "system" or a path; return (path, (major, minor))."""
-    if spec in _qemu_cache:
-        return _qemu_cache[spec]
-    if spec == "system":
+def find_qemu(spec, log, arch=None):
+    """spec: "7.2", "10.0", "system" or a path; return (path, (major, minor)).
+    arch: the guests' Debian architecture, where it is not the host's
+    (scripts/qemu.sh --arch: the system's QEMU for it, installed on first use)."""
+    if (spec, arch) in _qemu_cache:
+        return _qemu_cache[(spec, arch)]
+    qemu_sh = ["sh", os.path.join(SCRIPTS, "qemu.sh")] + (["--arch", arch] if arch else [])
+    if spec == "system" and not arch:
         path = "qemu-system-x86_64"
     elif os.sep in spec:
         path = os.path.abspath(spec)
         if not os.access(path, os.X_OK):
             raise SetupError("QEMU %s is not executable" % path)
-    elif re.match(r"^\d+\.\d+$", spec):
-        path = _run(["sh", os.path.join(SCRIPTS, "qemu.sh"), spec], log).strip()
+    elif spec == "system" or re.match(r"^\d+\.\d+$", spec):
+        path = _run(qemu_sh + [spec], log).strip()
     else:
         raise SetupError("unknown QEMU %r (7.2, 10.0, system or a path)" % spec)
     ver = qemu_version(path)
-    _qemu_cache[spec] = (path, ver)
+    _qemu_cache[(spec, arch)] = (path, ver)
     return path, ver
 
 
 def initramfs(kernel, module, out, log):
     """The test initramfs for kernel + module (scripts/mkinitramfs.py)."""
     _run([sys.executable, os.path.join(SCRIPTS, "mkinitramfs.py"),
-          "--moddir", kernel.env["MODDIR"], "--module", module, "--out", out], log)
+          "--moddir", kernel.env["MODDIR"], "--module", module, "--out", out]
+         + (["--arch", kernel.env["ARCH"]] if kernel.env.get("ARCH") else []), log)
     return out
 
 
@@ -376,7 +400,7 @@ class Plan:
             cell.kenv = cell.kernel.setup(cell.kernel in self.vm_kernels, kdir, log)
         if cell.scope != "vm":
             return
-        cell.qemu_path, cell.qemu_version = find_qemu(cell.qemu, log)
+        cell.qemu_path, cell.qemu_version = find_qemu(cell.qemu, log, cell.kenv.get("ARCH"))
         if cell.kernel not in self._initrds:
             if self.module_mode == "build":
                 module = cell.kernel.module(os.path.join(kdir, "module-%s" % cell.kernel.label),

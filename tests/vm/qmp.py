@@ -46,6 +46,9 @@ class QMP:
         self.buf = b""
         self.events = []
         self.next_id = 1
+        # the bus device_add puts a PCI device on when the caller names none
+        # (a machine whose root bus cannot hot-plug: tests/vm/vm.py)
+        self.pci_bus = None
         deadline = time.monotonic() + timeout
         self.sock = connect_unix(path, deadline)
         if self.sock is None:
@@ -167,6 +170,8 @@ class QMP:
 
     def device_add(self, driver, **props):
         args = {"driver": driver}
+        if self.pci_bus and "-pci" in driver:
+            args["bus"] = self.pci_bus
         args.update(props)
         return self.cmd("device_add", args)
 

@@ -12,6 +12,12 @@ a virtio-serial port named "mbagent" instead (agent="virtio"); /init finds
 it from `mb.agent=virtio` on the kernel command line.  A kernel env file may
 set QEMU_MACHINE (e.g. q35 for the debug kernel) and APPEND (extra kernel
 command line) for every VM booted with it.
+A kernel env with ARCH= (scripts/guest-kernel.sh --arch) boots a guest of
+that architecture (GUEST_ARCHES: arm64 on the virt machine, the console on
+its one UART, ttyAMA0, the agent on virtio-serial, a PCI balloon behind a
+PCIe root port, where QMP's device_add puts one too when no bus is named;
+ppc64el on pseries, the console on its hypervisor console, hvc0) on the
+QEMU it is given.
 QEMU is killed for sure on close(), on interpreter exit, and (via
 PR_SET_PDEATHSIG) when the Python process dies.
 Timeouts (VM.run, the boot) are scaled by MB_TIMEOUT_SCALE (tests/vm/knobs.py).
@@ -41,6 +47,26 @@ _live = set()
 # QEMU of the matrix cell under test (scripts/qemu.sh), so that tests which
 # construct VM() themselves run on that QEMU too.
 DEFAULT_QEMU = "qemu-system-x86_64"
+
+# A guest architecture other than the host's (the kernel env's ARCH; its
+# QEMU binary is scripts/qemu.sh --arch's): the machine and CPU (-M, -cpu),
+# the console's tty (pseries: the spapr-vty -serial makes), the agent's
+# channel (virt has one UART, pseries one console: virtio-serial),
+# and whether a PCI balloon sits behind a PCIe root port (virt's root bus,
+# pcie.0, cannot hot-plug; libvirt gives every device of such a machine
+# its own root port too).  arm64's CPU signs pointers with QEMU's own
+# algorithm (pauth-impdef=on) rather than the architected QARMA5, which TCG
+# computes slowly and Debian's kernel runs on every function return: a boot
+# takes 5 s instead of 16 (measured, docs/arch.md).
+GUEST_ARCHES = {
+    "arm64": {"machine": "virt", "cpu": "max,pauth-impdef=on", "console": "ttyAMA0",
+              "agent": "virtio", "root_port": True},
+    "ppc64el": {"machine": "pseries", "console": "hvc0", "agent": "virtio"},
+}
+# The root port a PCI balloon sits behind where the root bus cannot hot-plug
+# (its chassis and slot clear of the ones tests give their own ports).
+ROOT_PORT = "mbport0"
+ROOT_PORT_DEV = "pcie-root-port,id=%s,bus=pcie.0,chassis=30,slot=0" % ROOT_PORT
 
 
 # Where extracted kernels are kept (the scripts' cache, scripts/*.sh).
@@ -146,6 +172,7 @@ class VM:
         self.extra_args = list(extra_args)
         self.pre_args = list(pre_args)
         self.boot_timeout = boot_timeout * BOOT_SCALE
+        self.arch = GUEST_ARCHES.get(kenv.get("ARCH"), {})
         self.qemu = qemu or DEFAULT_QEMU
         self.balloon_dev = balloon_dev   # e.g. virtio-balloon-device on microvm
         # boot the kernel ELF through PVH (pvh_image); False for a guest
@@ -153,10 +180,16 @@ class VM:
         # guest (measured on 7.2: the reset that resumes it through the
         # firmware ends QEMU, -no-reboot), a bzImage-booted one resumes
         self.pvh = pvh
-        self.machine = machine or kenv.get("QEMU_MACHINE") or None
+        self.machine = machine or kenv.get("QEMU_MACHINE") or self.arch.get("machine")
         # the agent's channel: a second UART, or a virtio-serial port
-        self.agent_via = agent or ("virtio" if self.machine and
-                                   self.machine.split(",")[0] == "microvm" else "serial")
+        self.agent_via = agent or self.arch.get("agent") or (
+            "virtio" if self.machine and self.machine.split(",")[0] == "microvm" else "serial")
+        # the balloon's root port (ROOT_PORT), unless the caller put it on a
+        # bus or it is legacy-only (QEMU has no legacy device behind a PCIe
+        # port: it stays on the root bus, as an integrated endpoint)
+        self.root_port = (self.arch.get("root_port") and "-pci" in balloon_dev
+                          and "bus=" not in balloon_opts
+                          and "disable-modern=on" not in balloon_opts)
         self.proc = None
         self.qmp = None
         self.agent = None
@@ -174,8 +207,15 @@ class VM:
         dev = self.balloon_dev + ",id=balloon0"
         if self.balloon_opts:
             dev += "," + self.balloon_opts
-        cmdline = "console=ttyS0 panic=-1 %s %s" % (self.kenv.get("APPEND", ""), self.append)
+        port = []
+        if self.root_port:
+            port = ["-device", ROOT_PORT_DEV]
+            dev += ",bus=" + ROOT_PORT
+        cmdline = "console=%s panic=-1 %s %s" % (self.arch.get("console", "ttyS0"),
+                                                 self.kenv.get("APPEND", ""), self.append)
         machine = ["-machine", self.machine] if self.machine else []
+        if self.arch.get("cpu"):
+            machine += ["-cpu", self.arch["cpu"]]
         if (self.machine or "").startswith("microvm"):
             # microvm has no HPET and, under TCG, no PIT the kernel can
             # calibrate against: measured, a 6.1 guest hangs in timer setup
@@ -199,7 +239,7 @@ class VM:
                 "-append", " ".join(cmdline.split()),
                 "-serial", "file:" + os.path.join(tmp, "console.log")] + agent + [
                 "-qmp", "unix:%s,server=on,wait=off" % os.path.join(tmp, "qmp.sock"),
-                "-monitor", "none"] + self.pre_args + [
+                "-monitor", "none"] + port + self.pre_args + [
                 "-device", dev] + self.extra_args
 
     def kernel_image(self):
@@ -228,7 +268,10 @@ class VM:
                 raise AgentError("QEMU (rc=%s) did not create its QMP socket\n%s"
                                  % (proc.returncode, out))
             time.sleep(0.02)
-        return proc, QMP(qmp_sock, timeout=30), qemu_log
+        qmp = QMP(qmp_sock, timeout=30)
+        if self.root_port:
+            qmp.pci_bus = ROOT_PORT     # where a balloon device_add'ed again goes
+        return proc, qmp, qemu_log
 
     def start(self):
         _remove_stale_tmpdirs()
