@@ -3,7 +3,6 @@ tree, checkpatch, sparse, and the generated netlink code."""
 import glob
 import os
 import subprocess
-import tempfile
 import time
 
 import pytest
