@@ -269,6 +269,14 @@ def vmstat(vm):
                                    if len(line.split()) == 2 and line.split()[1].isdigit())}
 
 
+def balloon_sysfs(vm):
+    """The balloon's directory under /sys/devices (virtio device id 5), in
+    a guest that may have other virtio devices (the agent's virtio-serial
+    port on microvm, arm64 and ppc64el)."""
+    return vm.sh("for d in /sys/bus/virtio/devices/*; do "
+                 "[ \"$(cat $d/device)\" = 0x0005 ] && readlink -f $d; done").strip()
+
+
 def balloon_pages_held(vm):
     """Pages the kernel's balloon core still counts as ballooned, by any
     driver: balloon_inflate - balloon_deflate in /proc/vmstat (exact)."""

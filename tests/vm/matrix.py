@@ -117,7 +117,7 @@ MATRICES = {
     # (qemu-system-aarch64 -M virt, qemu-system-ppc64 -M pseries, under
     # TCG; ARCH_GUEST above).
     "arch": {"once": "cross_*", "build": [],
-             "vm": [("bookworm/arm64", "7.2", ARCH_GUEST + ",hotunplug"),
+             "vm": [("bookworm/arm64", "7.2", ARCH_GUEST + ",hotunplug,legacy"),
                     ("bookworm/ppc64el", "7.2", ARCH_GUEST)], "distro": ""},
     # make check-distro: every test of the distro tier, nothing else.
     "distro": {"once": "", "build": [], "vm": [], "distro": "distro_*"},
